@@ -1,0 +1,3 @@
+"""hdrvideo: temporally stable HDR video processing."""
+
+__version__ = "0.1.0"

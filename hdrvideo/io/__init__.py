@@ -1,0 +1,1 @@
+"""Readers and writers: PyAV video, OpenEXR and Radiance stills, metadata parsing."""
