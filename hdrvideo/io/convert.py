@@ -1,0 +1,285 @@
+"""Coded pictures <-> the working space (linear BT.2020, cd/m²).
+
+Decoding a picture (:func:`frame_to_working`)::
+
+    integer planes (Y'CbCr or G'B'R', 8-16 bit, limited or full range)
+      -> normalised Y'CbCr (Y' 0-1, Cb/Cr -0.5..0.5)      ITU-R BT.2100-2 Table 9 (quantisation)
+      -> chroma upsampled to 4:4:4 (bilinear, sited as coded: "left" for 4:2:0 per H.273)
+      -> non-linear R'G'B'                                  BT.709 / BT.2020 NCL / BT.601 matrix
+      -> display light in cd/m² through the EOTF           PQ (ST 2084), HLG (BT.2100 incl. OOTF),
+                                                            BT.1886 / sRGB / gamma scaled to peak
+      -> BT.2020 primaries                                  RP 177 matrices
+
+Encoding (:func:`working_to_frame`) runs the same steps backwards: primaries, negative
+light clipped (gamut mapping is an operator's job, not the writer's), inverse EOTF, clip to
+the signal range, matrix, chroma down-sampled with the filter that matches the siting,
+quantised with optional triangular dither, packed into an :class:`av.VideoFrame`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import av
+
+from hdrvideo.color.primaries import convert_primaries
+from hdrvideo.color.transfer import decode_transfer, encode_transfer
+from hdrvideo.color.ycbcr import (
+    codes_to_rgb,
+    codes_to_ycbcr,
+    rgb_to_codes,
+    rgb_to_ycbcr,
+    ycbcr_to_codes,
+    ycbcr_to_rgb,
+)
+from hdrvideo.errors import InvalidInputError, UnsupportedError
+from hdrvideo.io.colorspec import ColorSpec
+
+#: Planar formats read and written directly: name -> (family, bits, log2 chroma w, log2 chroma h).
+#: family "yuv" has planes Y, Cb, Cr; "gbr" has planes G, B, R; "gray" has Y only.
+PIXEL_FORMATS: dict[str, tuple[str, int, int, int]] = {
+    "yuv420p": ("yuv", 8, 1, 1),
+    "yuvj420p": ("yuv", 8, 1, 1),
+    "yuv422p": ("yuv", 8, 1, 0),
+    "yuv444p": ("yuv", 8, 0, 0),
+    "yuv420p10le": ("yuv", 10, 1, 1),
+    "yuv422p10le": ("yuv", 10, 1, 0),
+    "yuv444p10le": ("yuv", 10, 0, 0),
+    "yuv420p12le": ("yuv", 12, 1, 1),
+    "yuv422p12le": ("yuv", 12, 1, 0),
+    "yuv444p12le": ("yuv", 12, 0, 0),
+    "yuv444p16le": ("yuv", 16, 0, 0),
+    "gbrp": ("gbr", 8, 0, 0),
+    "gbrp10le": ("gbr", 10, 0, 0),
+    "gbrp12le": ("gbr", 12, 0, 0),
+    "gbrp16le": ("gbr", 16, 0, 0),
+    "gray": ("gray", 8, 0, 0),
+    "gray10le": ("gray", 10, 0, 0),
+    "gray12le": ("gray", 12, 0, 0),
+    "gray16le": ("gray", 16, 0, 0),
+}
+
+
+def pixel_format_info(pix_fmt: str) -> tuple[str, int, int, int]:
+    """``(family, bits, log2_chroma_w, log2_chroma_h)`` of a planar format we handle."""
+    try:
+        return PIXEL_FORMATS[pix_fmt]
+    except KeyError:
+        raise UnsupportedError(
+            f"pixel format {pix_fmt} is not handled directly; valid: {', '.join(PIXEL_FORMATS)}"
+        ) from None
+
+
+def fallback_pixel_format(pix_fmt: str) -> str:
+    """A directly handled format that ``pix_fmt`` converts to without colour change.
+
+    Semi-planar (nv12, p010), packed (rgb48, yuyv) and hardware download formats are
+    reformatted by FFmpeg's swscale to the nearest planar format first.
+    """
+    descriptor = av.VideoFormat(pix_fmt)
+    bits = max(c.bits for c in descriptor.components)
+    if descriptor.is_rgb:
+        return "gbrp" if bits <= 8 else ("gbrp10le" if bits <= 10 else ("gbrp12le" if bits <= 12 else "gbrp16le"))
+    if len(descriptor.components) == 1:
+        return "gray" if bits <= 8 else "gray16le"
+    depth = "" if bits <= 8 else ("10le" if bits <= 10 else ("12le" if bits <= 12 else "16le"))
+    sub = (descriptor.components[1].width, descriptor.components[1].height)
+    full = (descriptor.components[0].width, descriptor.components[0].height)
+    if bits > 12:
+        return "yuv444p16le"
+    if sub[0] < full[0] and sub[1] < full[1]:
+        return f"yuv420p{depth}"
+    if sub[0] < full[0]:
+        return f"yuv422p{depth}"
+    return f"yuv444p{depth}"
+
+
+# -- planes <-> numpy ----------------------------------------------------------------------
+def frame_planes(vf: av.VideoFrame) -> list[np.ndarray]:
+    """The frame's planes as integer arrays ``(h, w)`` (strides removed, no copy where possible)."""
+    _, bits, _, _ = pixel_format_info(vf.format.name)
+    dtype = np.uint8 if bits == 8 else np.dtype("<u2")
+    arrays = []
+    for plane in vf.planes:
+        itemsize = dtype.itemsize if isinstance(dtype, np.dtype) else 1
+        row = plane.line_size // itemsize
+        buffer = np.frombuffer(plane, dtype=dtype)
+        arrays.append(buffer.reshape(-1, row)[: plane.height, : plane.width])
+    return arrays
+
+
+def planes_to_frame(planes: list[np.ndarray], pix_fmt: str) -> av.VideoFrame:
+    """Pack integer planes ``(h, w)`` into a new :class:`av.VideoFrame` of ``pix_fmt``."""
+    height, width = planes[0].shape
+    vf = av.VideoFrame(width, height, pix_fmt)
+    for plane, array in zip(vf.planes, planes):
+        itemsize = array.dtype.itemsize
+        row = plane.line_size // itemsize
+        padded = np.zeros((plane.height, row), dtype=array.dtype)
+        padded[:, : array.shape[1]] = array
+        plane.update(padded.tobytes())
+    return vf
+
+
+# -- chroma resampling ---------------------------------------------------------------------
+def _linear_positions(out_size: int, in_size: int, factor: int, offset: float, device: torch.device):
+    """Indices and weights for linear interpolation of ``in_size`` samples to ``out_size``.
+
+    Sample ``i`` of the subsampled plane sits at full-resolution position ``factor·i + offset``.
+    """
+    x = torch.arange(out_size, device=device, dtype=torch.float32)
+    s = ((x - offset) / factor).clamp(0, in_size - 1)
+    i0 = s.floor().long()
+    i1 = (i0 + 1).clamp(max=in_size - 1)
+    w1 = s - i0
+    return i0, i1, w1
+
+
+def upsample_chroma(chroma: torch.Tensor, height: int, width: int, sub_w: int, sub_h: int) -> torch.Tensor:
+    """Bilinear chroma up-sampling ``(2, h, w) -> (2, H, W)`` honouring chroma siting.
+
+    4:2:0 and 4:2:2 chroma is co-sited with even luma columns ("left", the H.273 default for
+    BT.2020/BT.709 video) and, for 4:2:0, centred between luma rows.
+    """
+    out = chroma
+    if sub_w:
+        i0, i1, w1 = _linear_positions(width, chroma.shape[-1], 2, 0.0, chroma.device)
+        w1 = w1.to(chroma.dtype)
+        out = out[..., i0] * (1 - w1) + out[..., i1] * w1
+    if sub_h:
+        i0, i1, w1 = _linear_positions(height, chroma.shape[-2], 2, 0.5, chroma.device)
+        w1 = w1.to(chroma.dtype)[:, None]
+        out = out[..., i0, :] * (1 - w1) + out[..., i1, :] * w1
+    return out
+
+
+def downsample_chroma(chroma: torch.Tensor, sub_w: int, sub_h: int) -> torch.Tensor:
+    """Chroma down-sampling ``(2, H, W) -> (2, H/2, W/2)`` (or 4:2:2), sited as in :func:`upsample_chroma`.
+
+    Horizontally a [1, 2, 1]/4 filter centred on even columns (left siting); vertically the
+    mean of the two rows the sample sits between. H and W must be even where subsampled.
+    """
+    out = chroma
+    if sub_w:
+        padded = torch.cat([out[..., :1], out, out[..., -1:]], dim=-1)
+        out = 0.25 * padded[..., 0:-2:2] + 0.5 * padded[..., 1:-1:2] + 0.25 * padded[..., 2::2]
+    if sub_h:
+        out = 0.5 * (out[..., 0::2, :] + out[..., 1::2, :])
+    return out
+
+
+# -- decode --------------------------------------------------------------------------------
+def frame_to_working(
+    vf: av.VideoFrame,
+    spec: ColorSpec,
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Decode an :class:`av.VideoFrame` to the working space.
+
+    Args:
+        vf: a decoded frame in any pixel format FFmpeg can convert to a planar one.
+        spec: what the code values mean (from the stream or an override).
+        device, dtype: where the result lives.
+
+    Returns:
+        ``(3, H, W)`` tensor, linear light, BT.2020 primaries, cd/m².
+    """
+    if vf.format.name not in PIXEL_FORMATS:
+        vf = vf.reformat(format=fallback_pixel_format(vf.format.name))
+    family, bits, sub_w, sub_h = pixel_format_info(vf.format.name)
+    planes = [torch.from_numpy(np.ascontiguousarray(p).astype(np.float32)) for p in frame_planes(vf)]
+    planes = [p.to(device=device, dtype=dtype) for p in planes]
+    height, width = planes[0].shape
+    if family == "gray":
+        luma = planes[0][None]
+        ycbcr = codes_to_ycbcr(torch.cat([luma, torch.full_like(luma, 2 ** (bits - 1)).expand(2, -1, -1)]),
+                               bits=bits, range=spec.range)
+        nonlinear = ycbcr[:1].expand(3, -1, -1)
+    elif family == "gbr":
+        nonlinear = codes_to_rgb(torch.stack([planes[2], planes[0], planes[1]]), bits=bits, range=spec.range)
+    else:
+        codes = torch.cat([planes[0][None], upsample_chroma(torch.stack(planes[1:]), height, width, sub_w, sub_h)])
+        ycbcr = codes_to_ycbcr(codes, bits=bits, range=spec.range)
+        if spec.matrix in ("rgb", "ictcp", "bt2020c"):
+            raise UnsupportedError(f"matrix {spec.matrix} with Y'CbCr planes is not supported yet")
+        nonlinear = ycbcr_to_rgb(ycbcr, matrix=spec.matrix)
+    # Footroom/headroom codes (below 64 / above 940 at 10 bits, limited range) and matrix
+    # overshoot give signals outside 0-1 that no EOTF defines: clip, as displays do.
+    light = decode_transfer(nonlinear.clamp(0, 1), spec.transfer, peak_nits=spec.peak_nits)
+    return convert_primaries(light, spec.primaries, "bt2020")
+
+
+# -- encode --------------------------------------------------------------------------------
+def pix_fmt_for(spec: ColorSpec, codec: str) -> str:
+    """The planar pixel format to encode ``spec`` with ``codec`` (4:2:0 except RGB)."""
+    depth = {8: "", 10: "10le", 12: "12le", 16: "16le"}[spec.bit_depth]
+    if spec.matrix == "rgb":
+        return f"gbrp{depth}"
+    if spec.bit_depth == 16:
+        return "yuv444p16le"
+    return f"yuv420p{depth}"
+
+
+def working_to_frame(
+    x: torch.Tensor,
+    spec: ColorSpec,
+    *,
+    pix_fmt: str,
+    dither: bool = False,
+    seed: int = 0,
+) -> av.VideoFrame:
+    """Encode a working-space picture into a quantised :class:`av.VideoFrame`.
+
+    Args:
+        x: ``(3, H, W)`` linear BT.2020 light in cd/m², any device/float dtype.
+        spec: the output signal (primaries, transfer, matrix, range, peak).
+        pix_fmt: a planar format from :data:`PIXEL_FORMATS` whose bit depth matches ``spec``.
+        dither: add triangular (TPDF) noise of ±1 code before rounding; use when going to
+            8 bits to avoid banding. Seeded by ``seed`` so the output is deterministic.
+
+    Raises:
+        InvalidInputError: wrong shape, or odd size with chroma subsampling.
+    """
+    if x.dim() != 3 or x.shape[0] != 3:
+        raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(x.shape)}")
+    family, bits, sub_w, sub_h = pixel_format_info(pix_fmt)
+    height, width = int(x.shape[1]), int(x.shape[2])
+    if (sub_w and width % 2) or (sub_h and height % 2):
+        raise InvalidInputError(f"{width}x{height}: {pix_fmt} needs an even width and height")
+    work = x.to(torch.float32) if x.dtype != torch.float64 else x
+    light = convert_primaries(work, "bt2020", spec.primaries).clamp(min=0)
+    signal = encode_transfer(light, spec.transfer, peak_nits=spec.peak_nits).clamp(0, 1)
+    top = 2**bits - 1
+    if family == "gbr":
+        codes = rgb_to_codes(signal, bits=bits, range=spec.range)
+        planes_t = [codes[1], codes[2], codes[0]]
+    elif family == "gray":
+        luma = rgb_to_ycbcr(signal, matrix=spec.matrix)[:1]
+        planes_t = [ycbcr_to_codes(torch.cat([luma, torch.zeros_like(luma).expand(2, -1, -1)]),
+                                   bits=bits, range=spec.range)[0]]
+    else:
+        ycbcr = rgb_to_ycbcr(signal, matrix=spec.matrix)
+        chroma = downsample_chroma(ycbcr[1:], sub_w, sub_h)
+        luma_codes = ycbcr_to_codes(torch.cat([ycbcr[:1], torch.zeros_like(ycbcr[1:])]), bits=bits, range=spec.range)[0]
+        chroma_codes = ycbcr_to_codes(
+            torch.cat([torch.zeros_like(chroma[:1]), chroma]), bits=bits, range=spec.range
+        )[1:]
+        planes_t = [luma_codes, chroma_codes[0], chroma_codes[1]]
+    generator = torch.Generator(device="cpu").manual_seed(seed) if dither else None
+    planes = []
+    for plane in planes_t:
+        plane = plane.detach().to("cpu", torch.float32)
+        if generator is not None:
+            noise = torch.rand(plane.shape, generator=generator) - torch.rand(plane.shape, generator=generator)
+            plane = plane + noise
+        plane = plane.round().clamp(0, top)
+        planes.append(plane.numpy().astype(np.uint8 if bits == 8 else np.uint16))
+    vf = planes_to_frame(planes, pix_fmt)
+    codes = spec.codes
+    vf.color_range = codes["color_range"]
+    vf.colorspace = codes["colorspace"]
+    vf.color_primaries = codes["color_primaries"]
+    vf.color_trc = codes["color_trc"]
+    return vf

@@ -1,0 +1,8 @@
+"""Operators on working-space frames: tone mapping, gamut mapping, temporal statistics.
+
+Importing this package registers the built-in operators (see :mod:`hdrvideo.ops.base`).
+"""
+
+from hdrvideo.ops.base import Operator, Option, OutputTarget, available_operators, get_operator, parse_chain, register
+
+__all__ = ["Operator", "Option", "OutputTarget", "available_operators", "get_operator", "parse_chain", "register"]
