@@ -158,3 +158,24 @@ def test_untagged_vp9_warns_and_guesses_sdr(shared_data):
         assert reader.info.spec.primaries == "bt2020"
         assert reader.info.hdr_format == "SDR"
         assert math.isfinite(next(iter(reader)).data.sum().item())
+
+
+def test_avif_still_reads_as_hdr10(shared_data):
+    with pytest.warns(HDRVideoWarning, match="side data could not be read"):
+        reader = VideoReader(shared_data / "stills/colors_hdr_rec2020.avif")
+    with reader:
+        assert reader.info.spec.transfer == "pq" and reader.info.spec.range == "full"
+        frames = list(reader)
+    assert len(frames) == 1 and frames[0].data.shape == (3, 200, 200)
+    assert torch.isfinite(frames[0].data).all() and frames[0].data.max() > 100
+
+
+def test_untagged_y4m_with_override(shared_data):
+    path = shared_data / "stills/cosmos1650_yuv444_10bpc_p3pq.y4m"
+    with pytest.warns(HDRVideoWarning, match="signalling incomplete"):
+        VideoReader(path).close()
+    with VideoReader(path, override={"primaries": "p3d65", "transfer": "pq", "matrix": "bt709"}) as reader:
+        assert reader.info.chroma_subsampling == "4:4:4" and reader.info.spec.range == "full"
+        frame = next(iter(reader))
+    assert frame.data.shape == (3, 428, 1024)
+    assert torch.isfinite(frame.data).all() and 0 < frame.data.max() <= 10000

@@ -634,7 +634,13 @@ def frame_side_data(frame: "av.VideoFrame") -> dict[str, Any]:
     metadata OBUs both arrive here: FFmpeg 8 attaches the former to decoded frames.
     """
     out: dict[str, Any] = {}
-    for sd in frame.side_data:
+    try:
+        entries = list(frame.side_data)
+    except ValueError:
+        # PyAV 18 builds an enum for every entry and raises on a type it does not know
+        # (e.g. type 31 on AVIF stills), which hides the whole list. Report it, not fail.
+        return {"side_data_unreadable": True}
+    for sd in entries:
         name = _type_name(sd)
         if name == _MASTERING:
             out["mastering_display"] = parse_mastering_display(bytes(sd))

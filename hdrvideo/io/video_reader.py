@@ -226,7 +226,10 @@ class VideoReader:
                 for p in validate_content_light_level(cll, md)
                 if "(not an error)" not in p
             ]
-        if spec.transfer == "pq" and md is None:
+        if side.get("side_data_unreadable"):
+            problems.append("frame side data could not be read by this PyAV build (unknown type); "
+                            "HDR metadata, if any, is not reported")
+        elif spec.transfer == "pq" and md is None:
             problems.append("HDR10 stream without mastering display metadata (SMPTE ST 2086)")
         if first.pts is None:
             # Raw elementary stream: no timestamps; FFmpeg's average_rate is its demuxer
@@ -360,7 +363,7 @@ class VideoReader:
                 side["corrupt"] = True
             side.setdefault("mastering_display", self.info.mastering_display)
             side.setdefault("content_light_level", self.info.content_light_level)
-            side = {k: v for k, v in side.items() if v is not None}
+            side = {k: v for k, v in side.items() if v is not None and k != "side_data_unreadable"}
             try:
                 data = frame_to_working(vf, spec, device=self.device, dtype=self.dtype)
             except (ValueError, av.error.FFmpegError) as error:
