@@ -179,3 +179,11 @@ def test_untagged_y4m_with_override(shared_data):
         frame = next(iter(reader))
     assert frame.data.shape == (3, 428, 1024)
     assert torch.isfinite(frame.data).all() and 0 < frame.data.max() <= 10000
+
+
+def test_window_end_keeps_frames_decoded_with_a_later_one(tmp_path):
+    # One packet can yield several frames (B-frame reordering flushes): the ones inside the
+    # window must be delivered even when a later one in the same batch is past its end.
+    clip = encode_clip(tmp_path / "clip.mkv", frames=6)
+    with VideoReader(clip, duration_seconds=0.1) as reader:
+        assert len(list(reader)) == 3  # frames at 0, 1/24 and 2/24 s

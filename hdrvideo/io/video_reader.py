@@ -168,6 +168,7 @@ class VideoReader:
                 raise InvalidInputError(f"{self.path}: no video stream")
             self._threads = threads
             self._decoded = 0
+            self._window_done = False
             self._open_stream()
             self._packets = self._demux()
             self._pending: list[tuple[av.VideoFrame, float | None]] = []
@@ -328,16 +329,17 @@ class VideoReader:
         return stamped
 
     def _next_decoded(self) -> tuple[av.VideoFrame, float | None] | None:
-        while not self._pending:
+        while not self._pending and not self._window_done:
             packet = next(self._packets, None)
             if packet is None:
-                return None
+                break
             for vf, seconds in self._decode_packet(packet):
                 if self._past_window(seconds):
-                    return None
+                    self._window_done = True  # frames already pending are still delivered
+                    break
                 if self._in_window(seconds):
                     self._pending.append((vf, seconds))
-        return self._pending.pop(0)
+        return self._pending.pop(0) if self._pending else None
 
     def _in_window(self, seconds: float | None) -> bool:
         if seconds is None or self.start_seconds is None:
