@@ -127,7 +127,6 @@ def test_hdr10_to_sdr_h264_with_a_chain_target(tmp_path, clip12, capsys):
     assert (first.format.name, first.color_primaries, first.color_trc, first.colorspace) == ("yuv420p", 1, 1, 1)
 
 
-@pytest.mark.skipif("tonemap" not in available_operators(), reason="tonemap operator not merged yet")
 def test_hdr10_to_sdr_with_tonemap_bt2390(tmp_path, clip12):
     out = tmp_path / "tonemapped.mp4"
     assert main(["-i", str(clip12), "-vf", "tonemap=curve=bt2390", "-nostats", str(out)]) == 0
@@ -265,7 +264,6 @@ def test_filters_name_shows_one_in_detail(capsys):
     assert "unknown filter" in one_line_error(capsys.readouterr().err)
 
 
-@pytest.mark.skipif("tonemap" not in available_operators(), reason="tonemap operator not merged yet")
 def test_filters_tonemap_detail(capsys):
     assert main(["filters", "tonemap"]) == 0
     text = capsys.readouterr().out

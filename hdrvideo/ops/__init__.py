@@ -4,5 +4,6 @@ Importing this package registers the built-in operators (see :mod:`hdrvideo.ops.
 """
 
 from hdrvideo.ops.base import Operator, Option, OutputTarget, available_operators, get_operator, parse_chain, register
+from hdrvideo.ops import curves, gamut, local, stats, tonemap  # noqa: E402,F401  (register the built-ins)
 
 __all__ = ["Operator", "Option", "OutputTarget", "available_operators", "get_operator", "parse_chain", "register"]
