@@ -204,16 +204,25 @@ def test_measured_cll_is_what_ffprobe_reads(tmp_path, ext):
 
 
 def test_measured_cll_follows_the_quantised_values(tmp_path):
-    """MaxCLL is measured on the code values written (clipped at 10000, quantised)."""
+    """MaxCLL/MaxFALL: per-pixel max(R,G,B) of the 4:4:4 signal on the 10-bit code grid
+    (clipped at 10000), before chroma subsampling (CTA-861.3)."""
     x = torch.full((3, 16, 16), 50.0)
     x[0, 4:8, 4:8] = 20000.0  # above PQ's peak: clipped to 10000, red only -> max(R,G,B) is R
     writer = write(tmp_path / "clip.mkv", [x], codec="ffv1")
-    vf = working_to_frame(x, HDR10, pix_fmt="yuv420p10le")
-    expected = frame_to_working(vf, HDR10).amax(dim=0)
+    # Independently: 50 cd/m² on the limited-range 10-bit grid (876 steps from code 64).
+    grey = float(eotf_ST2084(torch.tensor(round(float(eotf_inverse_ST2084(torch.tensor(50.0))) * 876) / 876)))
     measured = writer.report.content_light_level
-    assert measured.max_cll_nits == round(float(expected.max()))
-    assert measured.max_fall_nits == round(float(expected.double().mean()))
-    assert measured.max_cll_nits <= 10000
+    assert measured.max_cll_nits == 10000
+    assert measured.max_fall_nits == round((16 * 10000 + 240 * grey) / 256)
+
+
+def test_measured_cll_has_no_chroma_overshoot(tmp_path):
+    """Small saturated highlights: 4:2:0 reconstruction overshoots, the measurement must not."""
+    x = torch.full((3, 16, 16), 600.0)
+    x[1:, :, :7] = 2.0  # saturated red (600 cd/m²) meeting white (600 cd/m²) mid chroma sample
+    writer = write(tmp_path / "edge.mkv", [x], codec="ffv1")
+    # Decoded 4:2:0, the white pixel beside the edge reads ~2185 cd/m² in R; as graded, 600.
+    assert writer.report.content_light_level.max_cll_nits <= 601
 
 
 def test_mastering_display_taken_from_first_frame_side_data(tmp_path):

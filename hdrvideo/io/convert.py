@@ -222,35 +222,57 @@ def pix_fmt_for(spec: ColorSpec, codec: str) -> str:
     return f"yuv420p{depth}"
 
 
-def working_to_frame(
-    x: torch.Tensor,
+def working_to_signal(x: torch.Tensor, spec: ColorSpec) -> torch.Tensor:
+    """Working space -> the non-linear R'G'B' signal of ``spec`` (0-1), before any matrix.
+
+    Converts BT.2020 to the output primaries, clips negative light (gamut mapping is an
+    operator's job), applies the inverse EOTF and clips to the signal range.
+
+    Args:
+        x: ``(3, H, W)`` (or ``(*, 3, H, W)``) linear BT.2020 light in cd/m².
+
+    Returns:
+        float tensor of the same shape, R'G'B' in 0-1.
+    """
+    if x.dim() < 3 or x.shape[-3] != 3:
+        raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(x.shape)}")
+    work = x.to(torch.float32) if x.dtype != torch.float64 else x
+    light = convert_primaries(work, "bt2020", spec.primaries).clamp(min=0)
+    return encode_transfer(light, spec.transfer, peak_nits=spec.peak_nits).clamp(0, 1)
+
+
+def quantize_signal(signal: torch.Tensor, bits: int, range: str) -> torch.Tensor:
+    """Round an R'G'B' (or Y') signal 0-1 to the code grid of ``bits``/``range`` and back.
+
+    The light this represents is what a decoder of 4:4:4 output shows; the writer measures
+    MaxCLL/MaxFALL on it (CTA-861.3: per-pixel light of the R'G'B' picture).
+    """
+    codes = rgb_to_codes(signal, bits=bits, range=range).round()
+    return codes_to_rgb(codes, bits=bits, range=range)
+
+
+def signal_to_frame(
+    signal: torch.Tensor,
     spec: ColorSpec,
     *,
     pix_fmt: str,
     dither: bool = False,
     seed: int = 0,
 ) -> av.VideoFrame:
-    """Encode a working-space picture into a quantised :class:`av.VideoFrame`.
+    """Quantise an R'G'B' signal ``(3, H, W)`` (0-1, from :func:`working_to_signal`) into a frame.
 
-    Args:
-        x: ``(3, H, W)`` linear BT.2020 light in cd/m², any device/float dtype.
-        spec: the output signal (primaries, transfer, matrix, range, peak).
-        pix_fmt: a planar format from :data:`PIXEL_FORMATS` whose bit depth matches ``spec``.
-        dither: add triangular (TPDF) noise of ±1 code before rounding; use when going to
-            8 bits to avoid banding. Seeded by ``seed`` so the output is deterministic.
+    Y'CbCr matrix, chroma down-sampled with the filter that matches the siting, optional
+    triangular (TPDF) dither of ±1 code seeded by ``seed`` (deterministic), packed planes.
 
     Raises:
         InvalidInputError: wrong shape, or odd size with chroma subsampling.
     """
-    if x.dim() != 3 or x.shape[0] != 3:
-        raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(x.shape)}")
+    if signal.dim() != 3 or signal.shape[0] != 3:
+        raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(signal.shape)}")
     family, bits, sub_w, sub_h = pixel_format_info(pix_fmt)
-    height, width = int(x.shape[1]), int(x.shape[2])
+    height, width = int(signal.shape[1]), int(signal.shape[2])
     if (sub_w and width % 2) or (sub_h and height % 2):
         raise InvalidInputError(f"{width}x{height}: {pix_fmt} needs an even width and height")
-    work = x.to(torch.float32) if x.dtype != torch.float64 else x
-    light = convert_primaries(work, "bt2020", spec.primaries).clamp(min=0)
-    signal = encode_transfer(light, spec.transfer, peak_nits=spec.peak_nits).clamp(0, 1)
     top = 2**bits - 1
     if family == "gbr":
         codes = rgb_to_codes(signal, bits=bits, range=spec.range)
@@ -283,3 +305,30 @@ def working_to_frame(
     vf.color_primaries = codes["color_primaries"]
     vf.color_trc = codes["color_trc"]
     return vf
+
+
+def working_to_frame(
+    x: torch.Tensor,
+    spec: ColorSpec,
+    *,
+    pix_fmt: str,
+    dither: bool = False,
+    seed: int = 0,
+) -> av.VideoFrame:
+    """Encode a working-space picture into a quantised :class:`av.VideoFrame`.
+
+    :func:`working_to_signal` then :func:`signal_to_frame`.
+
+    Args:
+        x: ``(3, H, W)`` linear BT.2020 light in cd/m², any device/float dtype.
+        spec: the output signal (primaries, transfer, matrix, range, peak).
+        pix_fmt: a planar format from :data:`PIXEL_FORMATS` whose bit depth matches ``spec``.
+        dither: add triangular (TPDF) noise of ±1 code before rounding; use when going to
+            8 bits to avoid banding. Seeded by ``seed`` so the output is deterministic.
+
+    Raises:
+        InvalidInputError: wrong shape, or odd size with chroma subsampling.
+    """
+    if x.dim() != 3 or x.shape[0] != 3:
+        raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(x.shape)}")
+    return signal_to_frame(working_to_signal(x, spec), spec, pix_fmt=pix_fmt, dither=dither, seed=seed)

@@ -3,8 +3,9 @@
 ::
 
     Frame.data (3, H, W) linear BT.2020 cd/m²
-      -> hdrvideo.io.convert.working_to_frame     quantised Y'CbCr, colour fields set
-           ├─> MaxCLL/MaxFALL measured             from the quantised picture (HDR only)
+      -> hdrvideo.io.convert.working_to_signal    R'G'B' signal 0-1 in the output primaries
+           ├─> MaxCLL/MaxFALL measured             on it, quantised, 4:4:4 (HDR only)
+      -> hdrvideo.io.convert.signal_to_frame      quantised Y'CbCr, colour fields set
       -> encoder (libx265 / libsvtav1 / libx264 / ffv1)
       -> NUT intermediate  .NAME.tmp.PID.video.nut  beside the target
     close():
@@ -47,12 +48,12 @@ found in the source), else none is written and a warning says so. It goes into t
 bitstream as the encoder writes it: x265/x264 ``master-display``/``mastering-display`` SEI,
 SVT-AV1 ``mastering-display`` metadata OBU.
 
-**How the measured MaxCLL/MaxFALL get into the file.** Every frame written is quantised
-first, then decoded back from its integer code values with
-:func:`~hdrvideo.io.convert.frame_to_working` and measured as CTA-861.3 defines it:
-``MaxCLL`` = max over frames of max over pixels of max(R, G, B), ``MaxFALL`` = max over
-frames of the frame mean of max(R, G, B), in cd/m² of linear BT.2020 light, rounded to
-integers. The encoder cannot know these values until the last frame, so for PQ output
+**How the measured MaxCLL/MaxFALL get into the file.** Every frame's R'G'B' signal is
+quantised to the output's code grid (4:4:4, before chroma subsampling) and measured as
+CTA-861.3 defines it: ``MaxCLL`` = max over frames of max over pixels of max(R, G, B),
+``MaxFALL`` = max over frames of the frame mean of max(R, G, B), in cd/m² of the output's
+linear light, rounded to integers. (Measured after the 4:2:0 round trip instead, bilinear
+chroma overshoot at small saturated highlights nearly doubled MaxCLL on the bundled sample.) The encoder cannot know these values until the last frame, so for PQ output
 without a caller-given ``content_light_level`` it is started with a placeholder
 (``max-cll=0,0`` for x265, ``cll=0,0`` for x264, ``content-light=1,1`` for SVT-AV1, which
 writes no light level at all for 0,0) and its ``hdr10=1`` flag, so that the SEI / OBU
@@ -86,10 +87,8 @@ keep decode times non-negative and does not give every decode time back, so the
 encoder's own ``pts``/``dts`` are kept in memory (a few bytes per frame) and put back
 at the remux: the first frame is at 0 in every container.
 
-The measurement costs one extra decode of each picture. For HDR10 (PQ, BT.2020, Y'CbCr)
-it runs through the EOTF once per pixel instead of three times (the EOTF is monotonic, so
-max(R, G, B) in light is the EOTF of max(R', G', B')): about 45 ms per 1080p frame on
-two cores, against 170 ms for ``working_to_frame``.
+For PQ the measurement runs through the EOTF once per pixel instead of three times (the
+EOTF is monotonic, so max(R, G, B) in light is the EOTF of max(R', G', B')).
 
 Stream copy: the audio and subtitle streams of ``copy_streams_from`` are copied untouched
 (``add_stream_from_template``, packet bytes and side data as they are), interleaved with
@@ -134,7 +133,7 @@ import numpy as np
 import torch
 
 from hdrvideo.color.pq import eotf_ST2084
-from hdrvideo.color.ycbcr import codes_to_ycbcr, ycbcr_to_rgb
+from hdrvideo.color.transfer import decode_transfer
 from hdrvideo.errors import (
     HDRVideoError,
     HDRVideoWarning,
@@ -147,12 +146,11 @@ from hdrvideo.io.atomic import check_output_path, temporary_path_for
 from hdrvideo.io.bitstream import patch_content_light_level
 from hdrvideo.io.colorspec import ColorSpec
 from hdrvideo.io.convert import (
-    frame_planes,
-    frame_to_working,
     pix_fmt_for,
     pixel_format_info,
-    upsample_chroma,
-    working_to_frame,
+    quantize_signal,
+    signal_to_frame,
+    working_to_signal,
 )
 from hdrvideo.io.metadata import (
     ContentLightLevel,
@@ -593,7 +591,8 @@ class VideoWriter:
                 )
                 self._nonfinite_warned = True
             data = torch.nan_to_num(data, nan=0.0, posinf=float(self.spec.peak_nits), neginf=0.0)
-        vf = working_to_frame(data, self.spec, pix_fmt=self.pix_fmt, dither=self.dither, seed=self.frames)
+        signal = working_to_signal(data, self.spec)
+        vf = signal_to_frame(signal, self.spec, pix_fmt=self.pix_fmt, dither=self.dither, seed=self.frames)
         if self._stream is None:
             self._open_encoder(width, height, side)
         vf.pts = self.frames
@@ -607,7 +606,7 @@ class VideoWriter:
                 )
             )
         if self.spec.is_hdr:
-            self._measure(vf)
+            self._measure(signal)
         self.frames += 1
 
     def _check_size(self, width: int, height: int) -> None:
@@ -619,31 +618,29 @@ class VideoWriter:
                 f"{width}x{height}: {self.pix_fmt} (4:2:0) needs an even width and height; crop or pad first"
             )
 
-    def _measure(self, vf: av.VideoFrame) -> None:
-        """CTA-861.3 light levels of the picture as quantised (what the encoder receives)."""
-        max_rgb = self._max_rgb_nits(vf)
+    def _measure(self, signal: torch.Tensor) -> None:
+        """CTA-861.3 light levels of the R'G'B' picture given to the encoder.
+
+        Measured on the 4:4:4 signal quantised to the output's code grid, before chroma
+        subsampling: per-pixel light as graded. (Measuring after the 4:2:0 round trip adds
+        chroma-upsampling overshoot at small saturated highlights: a 600 cd/m² grade read
+        back as MaxCLL 1127 on the bundled sample.)
+        """
+        max_rgb = self._max_rgb_nits(signal)
         self._max_cll_nits = max(self._max_cll_nits, float(max_rgb.max()))
         self._max_fall_nits = max(self._max_fall_nits, float(max_rgb.mean(dtype=torch.float64)))
 
-    def _max_rgb_nits(self, vf: av.VideoFrame) -> torch.Tensor:
-        """``(H, W)`` max(R, G, B) of the decoded picture in cd/m² of BT.2020 linear light.
+    def _max_rgb_nits(self, signal: torch.Tensor) -> torch.Tensor:
+        """``(H, W)`` max(R, G, B) in cd/m² of the quantised signal.
 
-        In general :func:`frame_to_working` then the max. For PQ Y'CbCr with BT.2020
-        primaries (HDR10) the same numbers come cheaper: PQ's EOTF is monotonic, so
-        max(EOTF(R'), EOTF(G'), EOTF(B')) = EOTF(max(R', G', B')), one plane through the
-        EOTF instead of three (the EOTF is most of the cost); the steps before it are
-        frame_to_working's own, in its order.
+        The EOTFs of PQ and HLG are monotonic per channel (HLG's OOTF scales all three
+        channels by one factor), so for PQ the max is taken on the signal and only one
+        plane goes through the EOTF; other transfers take the general path.
         """
-        spec = self.spec
-        family, bits, sub_w, sub_h = pixel_format_info(vf.format.name)
-        if not (spec.transfer == "pq" and spec.primaries == "bt2020" and family == "yuv"
-                and spec.matrix in ("bt709", "bt2020nc", "bt601")):
-            return frame_to_working(vf, spec).amax(dim=0)
-        planes = [torch.from_numpy(np.ascontiguousarray(p).astype(np.float32)) for p in frame_planes(vf)]
-        height, width = planes[0].shape
-        codes = torch.cat([planes[0][None], upsample_chroma(torch.stack(planes[1:]), height, width, sub_w, sub_h)])
-        nonlinear = ycbcr_to_rgb(codes_to_ycbcr(codes, bits=bits, range=spec.range), matrix=spec.matrix)
-        return eotf_ST2084(nonlinear.clamp(0, 1).amax(dim=0))
+        quantised = quantize_signal(signal, self.spec.bit_depth, self.spec.range).clamp(0, 1)
+        if self.spec.transfer == "pq":
+            return eotf_ST2084(quantised.amax(dim=0))
+        return decode_transfer(quantised, self.spec.transfer, peak_nits=self.spec.peak_nits).amax(dim=0)
 
     def _mux_encoded(self, packets: list[av.Packet]) -> None:
         """Store encoder packets in the intermediate, remembering their exact timing.
