@@ -56,6 +56,8 @@ output options (after -i):
   --to sdr|hdr10|hlg   force the output kind (default: the chain's last target, else the input's)
   -frames:v N          stop after N frames
   -an                  do not copy audio and subtitles
+  --no-fused           always take the generic path (working space, float32), never the
+                       fused native hot path used for tonemap=...:intensity=maxrgb chains
 either place:
   -ss TIME, -t TIME, -to TIME   start, duration, end (seconds or [HH:]MM:SS[.ms])
   -y / -n              overwrite / never overwrite the output (default: refuse)
@@ -241,6 +243,7 @@ class TranscodeArgs:
     stats: str = "auto"  # auto | force | off
     quiet: bool = False
     help: bool = False
+    fast: bool = True
 
     def options(self) -> dict[str, Any]:
         duration = self.duration_seconds
@@ -257,11 +260,12 @@ class TranscodeArgs:
             max_frames=self.max_frames, assume=self.assume, input_format=self.input_format,
             input_pix_fmt=self.input_pix_fmt, input_size=self.input_size, rate=self.rate,
             output_format=self.output_format, audio=self.audio, codec_options=self.codec_options or None,
-            start_number=self.start_number,
+            start_number=self.start_number, fast=self.fast,
         )
 
 
-_FLAGS = {"-y", "-n", "-an", "-stats", "-progress", "-nostats", "-hide_banner", "-nostdin", "-h", "-help", "--help"}
+_FLAGS = {"-y", "-n", "-an", "-stats", "-progress", "-nostats", "-hide_banner", "-nostdin", "-h", "-help", "--help",
+          "--no-fused"}
 _VALUED = {
     "-i", "-f", "-pix_fmt", "-s", "-r", "-framerate", "-ss", "-t", "-to", "-vf", "-filter:v", "-c:v",
     "-codec:v", "-vcodec", "-c:a", "-codec:a", "-acodec", "-crf", "-preset", "-x265-params", "-x264-params",
@@ -296,6 +300,8 @@ def parse_transcode_args(argv: Sequence[str]) -> TranscodeArgs:
                 args.stats = "force"
             elif token == "-nostats":
                 args.stats = "off"
+            elif token == "--no-fused":
+                args.fast = False
             continue
         if token.startswith("--") and "=" in token and token.split("=", 1)[0] in ("--to", "--assume"):
             token, value = token.split("=", 1)

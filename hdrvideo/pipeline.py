@@ -100,6 +100,7 @@ class PipelineReport:
         output: the sink's report (:class:`~hdrvideo.io.video_writer.WriteReport` for
             video), ``None`` without a sink.
         output_spec: the signalling written, when the caller set it (the API does).
+        fused: whether the frames took the fused hot path (:func:`hdrvideo.api.transcode`).
     """
 
     frames: int
@@ -109,6 +110,7 @@ class PipelineReport:
     corrupt_frames: int = 0
     output: Any = None
     output_spec: ColorSpec | None = None
+    fused: bool = False
 
 
 # ----------------------------------------------------------------------------- signalling

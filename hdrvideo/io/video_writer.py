@@ -145,7 +145,9 @@ from hdrvideo.frame import Frame
 from hdrvideo.io.atomic import check_output_path, temporary_path_for
 from hdrvideo.io.bitstream import patch_content_light_level
 from hdrvideo.io.colorspec import ColorSpec
+from hdrvideo.color.primaries import convert_primaries
 from hdrvideo.io.convert import (
+    frame_to_working,
     pix_fmt_for,
     pixel_format_info,
     quantize_signal,
@@ -556,6 +558,9 @@ class VideoWriter:
         if self._state != "open":
             raise OutputError(f"{self.target}: writer is {self._state}; nothing more can be written")
         side: dict[str, Any] = {}
+        if isinstance(frame, Frame) and isinstance(frame.side_data.get("coded"), av.VideoFrame):
+            self.write_coded(frame.side_data["coded"], frame.side_data)
+            return
         if isinstance(frame, Frame):
             data, side = frame.data, frame.side_data
         elif isinstance(frame, torch.Tensor):
@@ -567,6 +572,53 @@ class VideoWriter:
                 self._write_one(item, side)
             return
         self._write_one(data, side)
+
+    def write_coded(self, vf: av.VideoFrame, side: dict[str, Any] | None = None) -> None:
+        """Encode a picture already coded in this writer's pixel format and signalling.
+
+        The fused hot path (:class:`hdrvideo.ops.fused.FusedTonemapper`) produces such
+        frames straight from the decoded planes, skipping the working space. For HDR
+        output the light level is measured on the decoded 4:2:0 picture (there is no 4:4:4
+        signal on this path), which can read higher than the 4:4:4 measurement of
+        :meth:`write` at saturated edges.
+
+        Raises:
+            InvalidInputError: the frame's pixel format or size does not match the stream.
+        """
+        if self._state != "open":
+            raise OutputError(f"{self.target}: writer is {self._state}; nothing more can be written")
+        if vf.format.name != self.pix_fmt:
+            raise InvalidInputError(f"coded frame is {vf.format.name}; this stream is {self.pix_fmt}")
+        width, height = vf.width, vf.height
+        if self.width is None:
+            self._check_size(width, height)
+        elif (width, height) != (self.width, self.height):
+            raise InvalidInputError(
+                f"frame {self.frames} is {width}x{height}; this stream is {self.width}x{self.height} "
+                "(fixed by the first frame)"
+            )
+        self._encode(vf, side or {})
+        if self.spec.is_hdr:
+            light = convert_primaries(frame_to_working(vf, self.spec), "bt2020", self.spec.primaries)
+            max_rgb = light.amax(dim=0)
+            self._max_cll_nits = max(self._max_cll_nits, float(max_rgb.max()))
+            self._max_fall_nits = max(self._max_fall_nits, float(max_rgb.mean(dtype=torch.float64)))
+        self.frames += 1
+
+    def _encode(self, vf: av.VideoFrame, side: dict[str, Any]) -> None:
+        """Hand one coded picture to the encoder (opened by the first), stamped ``pts = n``."""
+        if self._stream is None:
+            self._open_encoder(vf.width, vf.height, side)
+        vf.pts = self.frames
+        vf.time_base = self._stream.codec_context.time_base
+        try:
+            self._mux_encoded(self._stream.encode(vf))
+        except (av.error.FFmpegError, OSError, ValueError) as error:
+            self._fail(
+                OutputError(
+                    f"{self.target}: {self.codec_info.name} failed at frame {self.frames}: {_one_line(error)}"
+                )
+            )
 
     def _write_one(self, data: torch.Tensor, side: dict[str, Any]) -> None:
         if data.dim() != 3 or data.shape[0] != 3:
@@ -593,18 +645,7 @@ class VideoWriter:
             data = torch.nan_to_num(data, nan=0.0, posinf=float(self.spec.peak_nits), neginf=0.0)
         signal = working_to_signal(data, self.spec)
         vf = signal_to_frame(signal, self.spec, pix_fmt=self.pix_fmt, dither=self.dither, seed=self.frames)
-        if self._stream is None:
-            self._open_encoder(width, height, side)
-        vf.pts = self.frames
-        vf.time_base = self._stream.codec_context.time_base
-        try:
-            self._mux_encoded(self._stream.encode(vf))
-        except (av.error.FFmpegError, OSError, ValueError) as error:
-            self._fail(
-                OutputError(
-                    f"{self.target}: {self.codec_info.name} failed at frame {self.frames}: {_one_line(error)}"
-                )
-            )
+        self._encode(vf, side)
         if self.spec.is_hdr:
             self._measure(signal)
         self.frames += 1
