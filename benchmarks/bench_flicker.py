@@ -60,10 +60,12 @@ def main() -> int:
     hdrvideo, ffmpeg = shutil.which("hdrvideo"), shutil.which("ffmpeg")
     clip = clip_1080p(args.seconds)
     variants = {
-        "hdrvideo bt2390, smoothed peak (default)": ["tonemap=curve=bt2390", "sdr"],
-        "hdrvideo bt2390, per-frame peak": ["tonemap=curve=bt2390:source_peak=frame", "sdr"],
-        "hdrvideo hable, smoothed peak": ["tonemap=curve=hable", "sdr"],
-        "hdrvideo bt2390 -> HDR10 600 cd/m²": ["tonemap=curve=bt2390:target=hdr10:peak_nits=600", "hdr10"],
+        "hdrvideo bt2390, smoothed peak (default)": ["tonemap=curve=bt2390:intensity=maxrgb", "sdr"],
+        "hdrvideo bt2390, per-frame peak": ["tonemap=curve=bt2390:intensity=maxrgb:source_peak=frame", "sdr"],
+        "hdrvideo hable, smoothed peak": ["tonemap=curve=hable:intensity=maxrgb", "sdr"],
+        "hdrvideo bt2390 ictcp (generic path)": ["tonemap=curve=bt2390", "sdr"],
+        "hdrvideo bt2390 -> HDR10 600 cd/m²": ["tonemap=curve=bt2390:intensity=maxrgb:target=hdr10:peak_nits=600",
+                                               "hdr10"],
     }
     input_log2, input_frames = log2_means(clip)
     cuts = detect_cuts(input_log2)

@@ -1,77 +1,99 @@
 """The fused CPU hot path: HDR10 Y'CbCr 4:2:0 -> SDR (or lower-peak HDR10) Y'CbCr 4:2:0.
 
-The generic route (``frame_to_working`` -> operator -> ``working_to_frame``) touches every
-pixel many times in float32 at full resolution. For the most common job, HDR10 -> SDR with
-a global tone curve, this module does it in one pass over 10-bit Y'CbCr codes, after
-jellyfin's fused ``tonemapx`` filter (see ``../shared/DESIGN.md``, "The hot path (CPU)").
+The generic route (``frame_to_working`` -> operators -> ``working_to_frame``) touches every
+pixel many times in float32 at full resolution (about 300 ms per 1080p frame on two cores).
+For the most common job, HDR10 -> SDR with a global tone curve, this module does it in one
+pass over the 10-bit codes, after jellyfin's fused ``tonemapx`` filter (``../shared/DESIGN.md``,
+"The hot path (CPU)"): about 8.5 ms per 1080p frame natively on two cores, and the same
+codes as the generic chain within one code value (measured in ``tests/test_ops_fused.py``).
 
-Per pair of luma rows, every 2x2 block of luma samples shares its chroma sample::
+Per pair of luma rows (rows split across OpenMP threads), in tiles of 256 pixels::
 
     10/12-bit codes -> Y', Cb, Cr                        (D - offset) * scale (BT.2100 Table 9)
-    -> R', G', B' = Y' + (block's chroma terms), clamped to [0, 1]      BT.2020 NCL matrix
+    -> R', G', B' = Y' + chroma terms, clamped to [0, 1]                BT.2020 NCL matrix
     -> R, G, B (cd/m²) = EOTF table at R', G', B'                       PQ, SMPTE ST 2084
     -> gain = curve table at max(R', G', B')  (= PQ(max(R, G, B)): no per-pixel PQ needed)
-       [intensity="luminance": at (Y / 10000)^(1/4), Y the luminance of R, G, B]
+       [intensity="luminance": at (Y / 10000)^(1/4), Y the BT.2020 luminance of R, G, B]
     -> R, G, B *= gain                     (curve(I) / I: the ratios of R, G, B are kept)
+    -> above the peak: toward grey         (only the luminance intensity gets there; below)
     -> 3x3 linear matrix                   BT.2020 -> BT.709 (SDR), identity (HDR10)
-    -> gamut fallback                      (below)
+    -> negative components: clip or desaturate (below)
     -> R', G', B' = OETF table at (L / peak)^(1/2) (SDR) or (L / peak)^(1/4) (PQ)
-    -> Y' per pixel; Cb, Cr of the mean of the block's four R'G'B'      BT.709 / BT.2020 NCL
+    -> Y' per pixel; Cb, Cr from the output R'G'B' filtered to 4:2:0     BT.709 / BT.2020 NCL
     -> code values, optional dither, round half up, clamp, write 8 or 10 bits.
 
 **Tables.** Every transfer goes through a float32 table built here in float64 and rounded
 once, shared by the native kernel and the torch path. Each table has ``n`` intervals over
 the index domain [0, 1] and is stored as ``(n, 2)``: the value at the left node and the
-step to the right node. Lookup (the one formula both paths use)::
+step to the right node (the kernel fetches both with one 64-bit gather). Lookup, the one
+formula both paths use::
 
     p = x * n;  i = min(int(p), n - 1);  f = p - i;  value = T[i, 0] + f * T[i, 1]
 
-============  =======  ==========================================  ============================
-table         n        index ``x``                                 value
-============  =======  ==========================================  ============================
-``eotf``      4096     the non-linear R', G' or B' (PQ signal)     cd/m² (ST 2084 EOTF)
-``curve``     1024     maxrgb: ``PQ(I)`` = max(R', G', B');         gain ``curve(I) / I``
-                       luminance: ``(Y / 10000)^(1/4)``
-``oetf``      4096     SDR: ``sqrt(L / L_W)``;                      SDR: BT.1886 inverse with
-                       HDR10: ``(L / L_peak)^(1/4)``                ``L_B, L_W``; HDR10: PQ
-============  =======  ==========================================  ============================
+============  =======  ========================================  ==============================  ==========================
+table         n        index ``x``                               value                           interpolation error
+============  =======  ========================================  ==============================  ==========================
+``eotf``      4096     the non-linear R', G' or B' (PQ signal)   cd/m² (ST 2084 EOTF)            < 0.05 PQ code (10-bit),
+                                                                                                 < 0.002 above PQ 0.01
+``curve``     1024     maxrgb: ``PQ(I)`` = max(R', G', B');       gain ``curve(I) / I`` at the    < 0.001 8-bit code
+                       luminance: ``(Y / 10000)^(1/4)``          nodes ``I``
+``oetf``      1024     SDR: ``sqrt(L / L_W)``;                    SDR: BT.1886 inverse,           < 0.05 8-bit code (SDR),
+                       HDR10: ``(L / L_peak)^(1/4)``              ``L_B = 0``; HDR10: PQ           < 0.002 10-bit code (PQ)
+============  =======  ========================================  ==============================  ==========================
 
 The index domains spend entries where the functions bend: PQ is perceptually uniform, so
 the EOTF and curve tables are indexed by the PQ signal itself; the output tables by a root
-of linear light (BT.1886 becomes ``s^(1/1.2)``, PQ near black ``s^(0.64)``, both gentle).
-With these sizes the interpolation error is below 0.05 of an 8-bit code and below 0.1 of a
-10-bit code over the whole range (measured in ``tests/test_ops_fused.py``). The curve
-table is rebuilt every frame from the temporally smoothed peak by evaluating
-``CURVES[name].map`` on its grid, so every curve of :mod:`hdrvideo.ops.curves` works here.
-:attr:`FusedTables.curve_nits` keeps the mapped luminance at the nodes (monotone).
+of linear light (BT.1886 becomes ``s^(1/1.2)``, PQ near black ``s^0.64``, both gentle). The
+three tables (48 KiB) stay in L1/L2. The curve table is rebuilt every frame from the
+temporally smoothed peak by evaluating ``CURVES[name].map`` on its nodes (under 1 ms), so
+every curve of :mod:`hdrvideo.ops.curves` works here; :attr:`FusedTables.curve_nits` keeps
+the mapped intensity at the nodes (monotone).
 
-**Gamut fallback.** Converting BT.2020 colours to BT.709 gives negative components (and,
-rarely, components above the peak). Instead of clipping each channel (a hue shift), the
-colour is moved toward its own luminance ``Y`` along a line of constant luminance,
-``c' = Y + t (c - Y)``, with the largest ``t`` in [0, 1] that brings every channel into
-[0, peak]. It costs one division per pixel and keeps luminance and hue angle, giving up
-saturation only where the output cannot show it. Proper gamut mapping is an operator.
+**Gamut.** As the generic ``tonemap`` operator, a colour above the peak (possible with the
+luminance intensity) moves toward the grey of its BT.2020 luminance, ``c' = g + t (c - g)``,
+just enough that its largest component is the peak (``fit_toward_grey``). Overshoots below
+:data:`GAMUT_DEAD_BAND` (6e-5 relative) are left to the OETF's clip instead: the gain
+table's interpolation overshoots the peak by up to 1.3e-5 in maxrgb mode, and desaturating
+for that would lift a dark channel by whole PQ codes. After the BT.709 matrix, negative
+components (BT.2020 colours outside BT.709) are either clipped (``gamut="clip"``, what the
+writer does when no gamut operator ran) or desaturated toward the grey of the luminance
+until the smallest component is 0 (``gamut="desaturate"``, the cheap gamut fallback, as
+``gamut=mode=desaturate``: luminance and hue kept, saturation given up only where BT.709
+cannot show it; one division per affected pixel).
 
-**Chroma.** The block's chroma is used for its four pixels (no chroma up-sampling); the
-output chroma is the mean of the four output R'G'B' (a box filter). The generic path
-up-samples bilinearly and down-samples with a [1, 2, 1] filter, so the two differ slightly
-at chroma edges; luma agrees closely (see the tests for the measured figures).
+**Chroma.** ``chroma="bilinear"`` (default) interpolates each pixel's chroma as
+:func:`~hdrvideo.io.convert.upsample_chroma` does ("left" siting, rows centred; exact in
+float32 since the weights are quarters) and filters the output chroma as
+:func:`~hdrvideo.io.convert.downsample_chroma` ([1, 2, 1] / 4 on even columns, mean of the
+row pair): the generic path's numbers. ``chroma="block"`` is jellyfin's 2x2 block design:
+the block's chroma for its four pixels, output chroma the mean of the four, about 12 %
+faster, but at sharp colour edges it differs from the generic path by several codes
+(mean |dY| 0.5, 99th percentile 6 codes on a CGI frame).
 
-**Dither.** ``"none"``, ``"ordered"`` (8x8 Bayer, ±0.5 code, same pattern every frame:
+**Dither.** ``"none"``, ``"ordered"`` (8x8 Bayer, ±0.5 code, the same pattern every frame:
 no temporal noise for the encoder to spend bits on) or ``"tpdf"`` (triangular noise in
-(-1, 1) code from an integer hash of the frame seed and the sample's position in the
-frame, so it is independent of threads and tiling: same input and seed, same bytes).
+(-1, 1) code, as the writer's dither, from an integer hash (lowbias32) of the frame seed and
+the sample's position in the frame: independent of threads and tiling, so the same input
+and seed give the same bytes).
 
-**Exactness.** The torch path evaluates the same float32 expressions in the same order
-(no FMA: the native module is built with ``-ffp-contract=off``), so the two normally agree
-bit for bit; the tests require agreement within one code value.
+**Exactness.** The torch path evaluates the same IEEE float32 operations in the same order,
+so the two agree bit for bit (the tests require one code value): the native module is built
+with ``-ffp-contract=off`` (no FMA), its AVX2 version (chosen at run time) and its scalar
+version round identically, the torch path takes square roots through float64 (torch's
+float32 ``sqrt`` on CPU is not correctly rounded) and never divides a Python scalar by a
+tensor (torch computes that as a multiplication by the reciprocal).
+
+**Statistics** for the dynamic peak are measured on the pixels the generic operator reads
+(:func:`hdrvideo.ops.stats.subsample_grid`, every 4th row and column), decoded from the
+planes with the kernel's own conversion (:func:`sample_linear`, under 1 ms natively), and
+smoothed by the ``tonemap`` operator's own tracker: each frame is mapped with statistics
+that include it (frame-exact), without a second full-resolution pass.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -85,19 +107,33 @@ from hdrvideo.color.sdr import eotf_inverse_BT1886
 from hdrvideo.color.ycbcr import YCBCR_WEIGHTS, ycbcr_matrix
 from hdrvideo.errors import InvalidInputError, UnsupportedError
 from hdrvideo.io.colorspec import ColorSpec
+from hdrvideo.io.convert import downsample_chroma, upsample_chroma
 
 __all__ = [
+    "CHROMAS",
     "COEFFICIENTS",
-    "EOTF_SIZE",
     "CURVE_SIZE",
-    "OETF_SIZE",
+    "DITHERS",
+    "EOTF_SIZE",
+    "FUSED_INPUT_FORMATS",
     "FusedTables",
     "FusedTonemapper",
+    "GAMUTS",
+    "GAMUT_DEAD_BAND",
+    "INTENSITIES",
+    "OETF_SIZE",
+    "SampleGrid",
+    "TARGETS",
     "build_tables",
+    "curve_nodes",
     "native_available",
+    "sample_linear",
+    "supports",
+    "table_lookup",
     "tonemap_yuv420",
     "tonemap_yuv420_native",
     "tonemap_yuv420_torch",
+    "unsupported_reason",
 ]
 
 #: Intervals of each table (see the module docstring).
@@ -126,13 +162,16 @@ COEFFICIENTS: tuple[str, ...] = (
 
 TARGETS = ("sdr", "hdr10")
 INTENSITIES = ("maxrgb", "luminance")
+GAMUTS = ("desaturate", "clip")
+CHROMAS = ("bilinear", "block")
 DITHERS = ("none", "ordered", "tpdf")
 BACKENDS = ("auto", "native", "torch")
 _DITHER_CODES = {"none": 0, "ordered": 1, "tpdf": 2}
 
-#: Relative overshoot above the peak left to the OETF's clip rather than desaturated (the
-#: interpolation of the gain table can overshoot the peak by ~2e-5; see the module docstring).
-GAMUT_DEAD_BAND = 2.0**-10
+#: Relative overshoot above the peak left to the OETF's clip rather than desaturated toward
+#: grey: the gain table's interpolation overshoots the peak by up to 1.3e-5 (every curve of
+#: CURVES, measured), which must not count as an out-of-range colour (module docstring).
+GAMUT_DEAD_BAND = 2.0**-14
 
 #: Largest luminance of the PQ signal, cd/m²; the luminance-intensity grid spans it.
 PQ_PEAK_NITS = 10000.0
@@ -273,7 +312,7 @@ class FusedTables:
         coefficients: ``(len(COEFFICIENTS),)`` float32 constants (matrices, code scales).
         curve_nits: ``(CURVE_SIZE + 1,)`` float64: the mapped intensity at the curve nodes, cd/m².
         curve_input_nits: ``(CURVE_SIZE + 1,)`` float64: the node intensities, cd/m².
-        target, intensity, out_bits, out_range, oetf_root: the coding the tables are for.
+        target, intensity, out_bits, out_range, oetf_root, gamut, chroma: what the kernel does.
         curve_name, src_peak_nits, dst_peak_nits, src_black_nits, dst_black_nits, params:
             the curve the ``curve`` table holds.
     """
@@ -289,6 +328,8 @@ class FusedTables:
     out_bits: int
     out_range: str
     oetf_root: int
+    gamut: str
+    chroma: str
     curve_name: str
     src_peak_nits: float
     dst_peak_nits: float
@@ -369,7 +410,10 @@ def _coefficients(
         values[name] = w
     values["curve_inv_scale"] = 1 / PQ_PEAK_NITS
     out_primaries, out_matrix = ("bt709", "bt709") if target == "sdr" else ("bt2020", "bt2020nc")
-    matrix = rgb_to_rgb_matrix("bt2020", out_primaries) if out_primaries != "bt2020" else torch.eye(3, dtype=torch.float64)
+    if out_primaries == "bt2020":
+        matrix = torch.eye(3, dtype=torch.float64)
+    else:
+        matrix = rgb_to_rgb_matrix("bt2020", out_primaries)
     for i in range(3):
         for j in range(3):
             values[f"m{i}{j}"] = float(matrix[i, j])
@@ -398,6 +442,8 @@ def build_tables(
     dst_black_nits: float = 0.0,
     params: dict[str, Any] | None = None,
     intensity: str = "maxrgb",
+    gamut: str = "desaturate",
+    chroma: str = "bilinear",
     in_bits: int = 10,
     in_range: str = "limited",
     in_matrix: str = "bt2020nc",
@@ -421,7 +467,16 @@ def build_tables(
         src_black_nits, dst_black_nits: black levels of the curve (cd/m²).
         params: the curve's parameters (``knee_offset``, ``avg_pq``, ...), passed to ``map``.
         intensity: ``"maxrgb"`` (default: ``max(R, G, B)``, no channel exceeds the peak) or
-            ``"luminance"`` (BT.2020 ``Y``; channels above the peak go to the gamut fallback).
+            ``"luminance"`` (BT.2020 ``Y``; a colour above the peak moves toward its grey).
+        gamut: what happens to colours outside BT.709 (SDR): ``"desaturate"`` (toward the
+            grey of the same luminance until no channel is negative, as
+            ``gamut=mode=desaturate``) or ``"clip"`` (negative channels clipped to 0, as the
+            writer does when no gamut operator ran).
+        chroma: ``"bilinear"`` (each pixel gets its own chroma, interpolated as
+            :func:`~hdrvideo.io.convert.upsample_chroma`; output chroma filtered as
+            :func:`~hdrvideo.io.convert.downsample_chroma`: the generic path's numbers) or
+            ``"block"`` (jellyfin's: the 2x2 block's chroma for its four pixels, output chroma
+            the mean of the four; about 5 % faster, differs at sharp colour edges).
         in_bits, in_range, in_matrix: the input coding (10 or 12 bits, limited or full,
             ``bt2020nc``; ``bt709``/``bt601`` matrices work too).
         out_bits, out_range: 8 or 10 (default 8 for SDR, 10 for HDR10), limited or full.
@@ -437,6 +492,8 @@ def build_tables(
     """
     target = _choose("target", target, TARGETS)
     intensity = _choose("intensity", intensity, INTENSITIES)
+    gamut = _choose("gamut", gamut, GAMUTS)
+    chroma = _choose("chroma", chroma, CHROMAS)
     in_range = _choose("range", in_range, ("limited", "full"))
     out_range = _choose("range", out_range, ("limited", "full"))
     if in_matrix not in YCBCR_WEIGHTS:
@@ -470,6 +527,8 @@ def build_tables(
         out_bits=out_bits,
         out_range=out_range,
         oetf_root=2 if target == "sdr" else 4,
+        gamut=gamut,
+        chroma=chroma,
         curve_name=name,
         src_peak_nits=float(src_peak_nits),
         dst_peak_nits=float(dst_peak_nits),
@@ -553,7 +612,8 @@ def _check_planes(y: Any, u: Any, v: Any) -> tuple[int, int]:
     for name, p in (("u", u), ("v", v)):
         if tuple(p.shape) != (height // 2, width // 2):
             raise InvalidInputError(
-                f"{name}: expected shape {(height // 2, width // 2)} for a {width}x{height} 4:2:0 frame, got {tuple(p.shape)}"
+                f"{name}: expected shape {(height // 2, width // 2)} for a {width}x{height} 4:2:0 frame, "
+                f"got {tuple(p.shape)}"
             )
     return height, width
 
@@ -584,11 +644,16 @@ def tonemap_yuv420_torch(
     device = yt.device
     eotf, curve, oetf = (t.to(device) for t in (tables.eotf, tables.curve, tables.oetf))
 
-    cb = (ut.to(torch.float32) - k["in_c_off"]) * k["in_c_scale"]
-    cr = (vt.to(torch.float32) - k["in_c_off"]) * k["in_c_scale"]
     hc, wc = height // 2, width // 2
+    chroma = torch.stack([ut, vt]).to(torch.float32)
+    if tables.chroma == "bilinear":  # each pixel's own chroma, as frame_to_working
+        chroma = upsample_chroma(chroma, height, width, 1, 1)
+    cb = (chroma[0] - k["in_c_off"]) * k["in_c_scale"]
+    cr = (chroma[1] - k["in_c_off"]) * k["in_c_scale"]
 
-    def up(c: torch.Tensor) -> torch.Tensor:  # the block's value for its four pixels
+    def up(c: torch.Tensor) -> torch.Tensor:  # block mode: the block's value for its four pixels
+        if tables.chroma == "bilinear":
+            return c
         return c[:, None, :, None].expand(hc, 2, wc, 2).reshape(height, width)
 
     dr = up(cr * k["in_cr_r"])
@@ -608,24 +673,30 @@ def tonemap_yuv420_torch(
     else:
         gain = table_lookup(curve, torch.maximum(torch.maximum(rn, gn), bn))
     r, g, b = r * gain, g * gain, b * gain
-    r2 = (r * k["m00"] + g * k["m01"]) + b * k["m02"]
-    g2 = (r * k["m10"] + g * k["m11"]) + b * k["m12"]
-    b2 = (r * k["m20"] + g * k["m21"]) + b * k["m22"]
-    del r, g, b, rn, gn, bn
+    del rn, gn, bn
     peak = k["peak_nits"]
-    lum = (r2 * k["out_lum_r"] + g2 * k["out_lum_g"]) + b2 * k["out_lum_b"]
-    grey = lum.clamp(0.0, peak)
-    mn = torch.minimum(torch.minimum(r2, g2), b2)
-    mx = torch.maximum(torch.maximum(r2, g2), b2)
-    low, high = mn < 0.0, mx > k["gamut_high_nits"]
-    one = torch.ones((), dtype=torch.float32, device=device)
-    t = torch.where(low, grey / (grey - mn), one)
-    # every division has tensors on both sides: torch evaluates ``scalar / tensor`` as
-    # ``scalar * reciprocal(tensor)``, which is not the correctly rounded quotient
-    t = torch.where(high, torch.minimum(t, (peak - grey) / (mx - grey)), t)
-    t = t.clamp(0.0, 1.0)
-    fix = low | high
-    r3, g3, b3 = (torch.where(fix, grey + t * (c - grey), c) for c in (r2, g2, b2))
+    peak_t = torch.tensor(peak, dtype=torch.float32, device=device)
+    mx = torch.maximum(torch.maximum(r, g), b)
+    high = mx > k["gamut_high_nits"]
+    if bool(high.any()):
+        lum = (r * k["in_lum_r"] + g * k["in_lum_g"]) + b * k["in_lum_b"]
+        grey = lum.clamp(0.0, peak)
+        # tensors on both sides of every division: torch evaluates ``scalar / tensor`` as
+        # ``scalar * reciprocal(tensor)``, not as the correctly rounded quotient
+        t = ((peak_t - grey) / (mx - grey)).clamp(0.0, 1.0)
+        r, g, b = (torch.where(high, grey + t * (c - grey), c) for c in (r, g, b))
+    r3 = (r * k["m00"] + g * k["m01"]) + b * k["m02"]
+    g3 = (r * k["m10"] + g * k["m11"]) + b * k["m12"]
+    b3 = (r * k["m20"] + g * k["m21"]) + b * k["m22"]
+    del r, g, b
+    if tables.gamut == "desaturate":
+        mn = torch.minimum(torch.minimum(r3, g3), b3)
+        low = mn < 0.0
+        if bool(low.any()):
+            lum = (r3 * k["out_lum_r"] + g3 * k["out_lum_g"]) + b3 * k["out_lum_b"]
+            grey = lum.clamp(min=0.0)
+            t = (grey / (grey - mn)).clamp(0.0, 1.0)
+            r3, g3, b3 = (torch.where(low, grey + t * (c - grey), c) for c in (r3, g3, b3))
     out = []
     for c in (r3, g3, b3):
         s = _sqrt((c * k["oetf_inv_scale"]).clamp(0.0, 1.0))
@@ -637,11 +708,15 @@ def tonemap_yuv420_torch(
     top = k["out_max_code"]
     qy = ((ro * k["out_y_r"] + go * k["out_y_g"]) + bo * k["out_y_b"]) * k["out_y_scale"] + k["out_y_off"]
 
-    def box(c: torch.Tensor) -> torch.Tensor:  # mean of each 2x2 block, in the kernel's order
-        c = c.reshape(hc, 2, wc, 2)
-        return ((c[:, 0, :, 0] + c[:, 0, :, 1]) + (c[:, 1, :, 0] + c[:, 1, :, 1])) * 0.25
+    if tables.chroma == "bilinear":  # [1, 2, 1] / 4 on even columns, mean of row pairs
+        ra, ga, ba = downsample_chroma(torch.stack([ro, go, bo]), 1, 1)
+    else:  # mean of each 2x2 block, in the kernel's order
 
-    ra, ga, ba = box(ro), box(go), box(bo)
+        def box(c: torch.Tensor) -> torch.Tensor:
+            c = c.reshape(hc, 2, wc, 2)
+            return ((c[:, 0, :, 0] + c[:, 0, :, 1]) + (c[:, 1, :, 0] + c[:, 1, :, 1])) * 0.25
+
+        ra, ga, ba = box(ro), box(go), box(bo)
     qb = ((ra * k["out_cb_r"] + ga * k["out_cb_g"]) + ba * k["out_cb_b"]) * k["out_c_scale"] + k["out_c_off"]
     qr = ((ra * k["out_cr_r"] + ga * k["out_cr_g"]) + ba * k["out_cr_b"]) * k["out_c_scale"] + k["out_c_off"]
 
@@ -721,6 +796,7 @@ def tonemap_yuv420_native(
             *planes, *out,
             tables.numpy("eotf"), tables.numpy("curve"), tables.numpy("oetf"), tables.numpy("coefficients"),
             tables.intensity == "luminance", tables.oetf_root, dither_code, seed, int(threads), bool(simd),
+            tables.gamut == "desaturate", tables.chroma == "bilinear",
         )
     except ValueError as error:
         raise InvalidInputError(str(error)) from None
@@ -864,22 +940,48 @@ def _hdr10_spec(bits: int = 10) -> ColorSpec:
     return ColorSpec("bt2020", "pq", "bt2020nc", "limited", bits, 10000.0, 203.0)
 
 
-def unsupported_reason(chain_ops: Any, in_spec: ColorSpec | None = None, out_spec: ColorSpec | None = None) -> str | None:
-    """Why a chain cannot take the fused path, or ``None`` when it can (see :func:`supports`)."""
+def _split_chain(chain_ops: Any) -> tuple[list[Any], str | None]:
+    """``(operators, reason)``: the parsed chain, and why it is not fusable (or ``None``)."""
     from hdrvideo.ops.base import parse_chain
 
     ops = parse_chain(chain_ops) if isinstance(chain_ops, str) else list(chain_ops or ())
-    if len(ops) != 1:
-        return f"the fused path runs exactly one tonemap operator, the chain has {len(ops)} operators"
+    names = [getattr(op, "name", type(op).__name__) for op in ops]
+    if not ops or names[0] != "tonemap" or len(ops) > 2 or (len(ops) == 2 and names[1] != "gamut"):
+        return ops, (
+            f"the fused path runs 'tonemap' or 'tonemap,gamut', not {','.join(map(str, names)) or 'an empty chain'!r}"
+        )
+    return ops, None
+
+
+def _chain_gamut(ops: Sequence[Any]) -> tuple[str | None, str | None]:
+    """``(gamut, reason)``: the kernel's gamut handling for a chain (see :func:`supports`)."""
+    if len(ops) == 1:
+        return "clip", None  # no gamut operator: the writer clips negative components
+    gamut_op = ops[1]
+    if ops[0].target != "sdr":
+        return None, "a gamut operator after an HDR10 tone map is not fused"
+    if gamut_op.target != "bt709" or gamut_op.mode not in GAMUTS:
+        return None, f"gamut mode={gamut_op.mode}:target={gamut_op.target} (fused: clip or desaturate to bt709)"
+    return gamut_op.mode, None
+
+
+def unsupported_reason(
+    chain_ops: Any, in_spec: ColorSpec | None = None, out_spec: ColorSpec | None = None
+) -> str | None:
+    """Why a chain cannot take the fused path, or ``None`` when it can (see :func:`supports`)."""
+    ops, reason = _split_chain(chain_ops)
+    if reason is not None:
+        return reason
     op = ops[0]
-    if getattr(op, "name", None) != "tonemap":
-        return f"the fused path runs the tonemap operator, not {getattr(op, 'name', type(op).__name__)!r}"
     if op.target not in TARGETS:
         return f"target {op.target!r} (the fused path writes {', '.join(TARGETS)})"
     if op.intensity not in INTENSITIES:
         return f"intensity {op.intensity!r} (the fused path maps {', '.join(INTENSITIES)})"
     if float(op.desat) != 1.0:
         return f"desat={op.desat} (the fused path keeps RGB ratios: desat=1)"
+    _, reason = _chain_gamut(ops)
+    if reason is not None:
+        return reason
     if in_spec is not None:
         if (in_spec.transfer, in_spec.primaries) != ("pq", "bt2020"):
             return f"input {in_spec.transfer}/{in_spec.primaries} (the fused path reads PQ BT.2020)"
@@ -889,9 +991,10 @@ def unsupported_reason(chain_ops: Any, in_spec: ColorSpec | None = None, out_spe
             return f"input bit depth {in_spec.bit_depth} (the fused path reads 10 or 12 bits)"
     if out_spec is not None:
         expected = _sdr_spec(op.peak_nits) if op.target == "sdr" else _hdr10_spec()
+        want = (expected.primaries, expected.transfer, expected.matrix)
         got = (out_spec.primaries, out_spec.transfer, out_spec.matrix)
-        if got != (expected.primaries, expected.transfer, expected.matrix):
-            return f"output {'/'.join(got)} (the fused path writes {'/'.join(got[:0] or (expected.primaries, expected.transfer, expected.matrix))})"
+        if got != want:
+            return f"output {'/'.join(got)} (the fused path writes {'/'.join(want)} for target {op.target})"
         if out_spec.bit_depth not in (8, 10):
             return f"output bit depth {out_spec.bit_depth} (the fused path writes 8 or 10 bits)"
         if op.target == "sdr" and abs(float(out_spec.peak_nits) - float(op.peak_nits)) > 1e-6:
@@ -901,17 +1004,26 @@ def unsupported_reason(chain_ops: Any, in_spec: ColorSpec | None = None, out_spe
 
 def supports(chain_ops: Any, in_spec: ColorSpec | None = None, out_spec: ColorSpec | None = None) -> bool:
     """Whether a chain can run on the fused path (:class:`FusedTonemapper`) instead of
-    ``frame_to_working`` -> operators -> ``working_to_frame``.
+    ``frame_to_working`` -> operators -> ``working_to_frame``, giving the same codes (within
+    a code value or two: the tests measure it).
 
-    True for exactly one ``tonemap`` operator with ``target`` ``sdr`` or ``hdr10``,
-    ``intensity`` ``maxrgb`` or ``luminance`` (the default ``ictcp`` is not fused) and
-    ``desat=1``, any curve, any ``source_peak``; a PQ BT.2020 NCL 10/12-bit input; and an
-    output signalled as :func:`hdrvideo.pipeline.output_spec` writes that target (8 or 10
-    bits, limited or full range). The frames must also be 4:2:0
-    (:data:`FUSED_INPUT_FORMATS`), which :meth:`FusedTonemapper.process` checks.
+    True for:
+
+    - one ``tonemap`` operator with ``target`` ``sdr`` or ``hdr10``, ``intensity`` ``maxrgb``
+      or ``luminance`` (the default ``ictcp`` is not fused) and ``desat=1``; any curve and
+      curve parameters, any ``source_peak``;
+    - optionally followed (SDR) by ``gamut`` with ``mode`` ``clip`` or ``desaturate`` and
+      ``target=bt709``;
+    - a PQ BT.2020 NCL 10/12-bit input, limited or full range;
+    - an output signalled as :func:`hdrvideo.pipeline.output_spec` writes that target, 8 or
+      10 bits, limited or full range.
+
+    The frames must also be 4:2:0 (:data:`FUSED_INPUT_FORMATS`), which
+    :meth:`FusedTonemapper.process` checks.
 
     Args:
-        chain_ops: a list of operators, or a filter string (``"tonemap=curve=bt2390:intensity=maxrgb"``).
+        chain_ops: a list of operators, or a filter string
+            (``"tonemap=curve=bt2390:intensity=maxrgb"``).
         in_spec, out_spec: the input and output signalling (``None``: not checked).
     """
     return unsupported_reason(chain_ops, in_spec, out_spec) is None
@@ -938,18 +1050,24 @@ class FusedTonemapper:
         operator: a :class:`~hdrvideo.ops.tonemap.Tonemap`; or give its options as keywords
             (``curve="bt2390", intensity="maxrgb"``). Its tracker is shared, so the
             operator's ``state_dict`` and this object's agree.
+        gamut: the :class:`~hdrvideo.ops.gamut.Gamut` operator that follows it in the chain
+            (``mode`` ``clip`` or ``desaturate``, ``target=bt709``), or ``None``: negative
+            BT.709 components are then clipped, as the writer does.
         in_spec: the input signalling (default HDR10: PQ, BT.2020, NCL, limited, 10 bit); a
             frame's own range is honoured.
         out_spec: the output signalling (default: what ``pipeline.output_spec`` writes for the
             operator's target: SDR 8-bit limited BT.709/BT.1886, HDR10 10-bit limited).
         backend: ``"auto"`` (native when built), ``"native"`` or ``"torch"``.
         threads: OpenMP threads of the native kernel (0 = OpenMP's default).
-        dither: ``"none"``, ``"ordered"``, ``"tpdf"``; ``None`` follows the operator
-            (``dither=true`` -> ``"tpdf"``, as the writer's triangular dither, else none).
+        dither: ``"none"``, ``"ordered"``, ``"tpdf"`` (``True``/``False``: tpdf/none); ``None``
+            follows the operator (``tonemap=...:dither=true`` -> ``"tpdf"``, the writer's
+            triangular dither; else none).
         seed: base of the per-frame dither seed ``seed + 0x9E3779B9 * n mod 2^32``, ``n`` the
             frame's ``pts`` (or its position when it has none): the same frame gets the same
             noise whatever came before it.
         grid_step: statistics grid (the operator's tracker's ``grid_step``, 4 by default).
+        chroma: ``"bilinear"`` (default: the generic path's chroma resampling) or ``"block"``
+            (jellyfin's 2x2 blocks, a little faster); see :func:`build_tables`.
 
     Raises:
         UnsupportedError: the operator or the specs cannot take the fused path (the message
@@ -960,13 +1078,15 @@ class FusedTonemapper:
         self,
         operator: Any = None,
         *,
+        gamut: Any = None,
         in_spec: ColorSpec | None = None,
         out_spec: ColorSpec | None = None,
         backend: str = "auto",
         threads: int = 0,
-        dither: str | None = None,
+        dither: str | bool | None = None,
         seed: int = 0,
         grid_step: int | None = None,
+        chroma: str = "bilinear",
         **options: Any,
     ) -> None:
         from hdrvideo.ops.tonemap import Tonemap
@@ -978,21 +1098,29 @@ class FusedTonemapper:
         in_spec = in_spec if in_spec is not None else _hdr10_spec()
         if out_spec is None:
             out_spec = _sdr_spec(operator.peak_nits) if operator.target == "sdr" else _hdr10_spec()
-        reason = unsupported_reason([operator], in_spec, out_spec)
+        chain = [operator] if gamut is None else [operator, gamut]
+        reason = unsupported_reason(chain, in_spec, out_spec)
         if reason is not None:
             raise UnsupportedError(f"fused tone mapping: {reason}")
         self.operator = operator
+        self.gamut_operator = gamut
+        self.gamut, _ = _chain_gamut(chain)
+        self.chroma = _choose("chroma", chroma, CHROMAS)
         self.in_spec, self.out_spec = in_spec, out_spec
         self.backend = _choose("backend", backend, BACKENDS)
         if self.backend == "native" and not native_available():
             raise UnsupportedError("hdrvideo._native is not built; use backend='torch' or build with pip install .")
         self.threads = int(threads)
         if dither is None:
-            dither = "tpdf" if getattr(operator, "dither", False) else "none"
+            dither = bool(getattr(operator, "dither", False))
+        if isinstance(dither, bool):
+            dither = "tpdf" if dither else "none"
         self.dither = _choose("dither", dither, DITHERS)
         self.seed = int(seed) & _MASK32
         tracker = getattr(operator, "tracker", None)
-        self.grid_step = int(grid_step if grid_step is not None else (tracker.grid_step if tracker is not None else 4))
+        if grid_step is None:
+            grid_step = tracker.grid_step if tracker is not None else 4
+        self.grid_step = int(grid_step)
         if self.grid_step < 1:
             raise InvalidInputError(f"grid_step must be >= 1, got {self.grid_step}")
         self._static: dict[tuple, FusedTables] = {}
@@ -1007,14 +1135,12 @@ class FusedTonemapper:
     def from_chain(
         cls, chain_ops: Any, in_spec: ColorSpec | None = None, out_spec: ColorSpec | None = None, **kwargs: Any
     ) -> "FusedTonemapper":
-        """Build from a chain that :func:`supports` accepts (its single ``tonemap`` operator)."""
-        from hdrvideo.ops.base import parse_chain
-
-        ops = parse_chain(chain_ops) if isinstance(chain_ops, str) else list(chain_ops)
+        """Build from a chain that :func:`supports` accepts (its operators are used, not copied)."""
+        ops, _ = _split_chain(chain_ops)
         reason = unsupported_reason(ops, in_spec, out_spec)
         if reason is not None:
             raise UnsupportedError(f"fused tone mapping: {reason}")
-        return cls(ops[0], in_spec=in_spec, out_spec=out_spec, **kwargs)
+        return cls(ops[0], gamut=ops[1] if len(ops) > 1 else None, in_spec=in_spec, out_spec=out_spec, **kwargs)
 
     # -- temporal state ----------------------------------------------------------------------------
     def reset(self) -> None:
@@ -1042,7 +1168,8 @@ class FusedTonemapper:
         if tables is None:
             tables = build_tables(
                 op.curve_record, op.peak_nits, op.peak_nits, op.target, dst_black_nits=op.black_nits,
-                params=op.curve_params, intensity=op.intensity, in_bits=spec.bit_depth, in_range=spec.range,
+                params=op.curve_params, intensity=op.intensity, gamut=self.gamut, chroma=self.chroma,
+                in_bits=spec.bit_depth, in_range=spec.range,
                 in_matrix=spec.matrix, out_bits=self.out_spec.bit_depth, out_range=self.out_spec.range,
             )
             self._static[key] = tables
@@ -1148,7 +1275,9 @@ class FusedTonemapper:
         if backend == "auto":
             backend = "native" if native_available() else "torch"
         if backend == "native":
-            tonemap_yuv420_native(*planes, tables, dither=self.dither, seed=seed, threads=self.threads, out=tuple(views))
+            tonemap_yuv420_native(
+                *planes, tables, dither=self.dither, seed=seed, threads=self.threads, out=tuple(views)
+            )
         else:
             for view, result in zip(views, tonemap_yuv420_torch(*planes, tables, dither=self.dither, seed=seed)):
                 view[...] = result
