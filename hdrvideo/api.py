@@ -1014,15 +1014,9 @@ class CodedFrames:
         self.duration_seconds = reader.duration_seconds
 
     def __iter__(self) -> Iterator[Frame]:
-        from hdrvideo.io.metadata import frame_side_data
-
         empty = torch.empty((3, 0, 0))
         for index, (vf, seconds) in enumerate(self.reader.decoded_frames()):
-            side = frame_side_data(vf)
-            side.pop("side_data_unreadable", None)
-            side.setdefault("mastering_display", self.info.mastering_display)
-            side.setdefault("content_light_level", self.info.content_light_level)
-            side = {k: v for k, v in side.items() if v is not None}
+            side = self.reader.side_data_for(vf)
             side["coded"] = vf
             yield Frame(data=empty, index=index, pts_seconds=seconds, side_data=side)
 

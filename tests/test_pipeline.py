@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import io
+import os
 import threading
 import time
 
@@ -350,3 +351,26 @@ def test_pipeline_drives_a_forced_progress_bar():
     bar = Progress(file=out, force=True, min_interval_seconds=0.0)
     Pipeline(frames(5), None, ListSink(), progress=bar).run()
     assert "frame=    5" in out.getvalue()
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
+def test_memory_stays_flat_over_a_long_stream(tmp_path):
+    """Frames must be freed as they pass (PyAV's side-data reference cycle once kept them)."""
+    from tests.media import encode_clip
+
+    clip = encode_clip(tmp_path / "long.mkv", frames=300, width=640, height=360,
+                       options={"x265-params": "preset=ultrafast:log-level=error"})
+    from hdrvideo.io.video_reader import VideoReader
+
+    samples = []
+    with VideoReader(clip) as reader:
+        for index, frame in enumerate(reader):
+            if index in (50, 299):
+                samples.append(_rss_mb())
+    # 250 frames of 640x360 float32 working space are ~700 MB if kept; flat means a few MB.
+    assert samples[1] - samples[0] < 60

@@ -356,16 +356,29 @@ class VideoReader:
         while (item := self._next_decoded()) is not None:
             yield item
 
+    def side_data_for(self, vf: av.VideoFrame) -> dict[str, Any]:
+        """The frame's HDR side data: ST 2086 and CTA-861.3 from the stream, HDR10+ per frame.
+
+        Static metadata is read once, from the first frame (:attr:`info`). Per-frame side
+        data is read only for streams that carry dynamic metadata (HDR10+, Dolby Vision):
+        reading it costs PyAV a reference cycle per frame (see
+        :func:`hdrvideo.io.metadata._collect_side_data_cycles`).
+        """
+        side: dict[str, Any] = {}
+        if self.info.hdr10plus or self.info.dolby_vision:
+            side = frame_side_data(vf)
+            side.pop("side_data_unreadable", None)
+        if vf.is_corrupt:
+            self.corrupt_frames += 1
+            side["corrupt"] = True
+        side.setdefault("mastering_display", self.info.mastering_display)
+        side.setdefault("content_light_level", self.info.content_light_level)
+        return {k: v for k, v in side.items() if v is not None}
+
     def __iter__(self) -> Iterator[Frame]:
         spec = self.info.spec
         for vf, seconds in self.decoded_frames():
-            side = frame_side_data(vf)
-            if vf.is_corrupt:
-                self.corrupt_frames += 1
-                side["corrupt"] = True
-            side.setdefault("mastering_display", self.info.mastering_display)
-            side.setdefault("content_light_level", self.info.content_light_level)
-            side = {k: v for k, v in side.items() if v is not None and k != "side_data_unreadable"}
+            side = self.side_data_for(vf)
             try:
                 data = frame_to_working(vf, spec, device=self.device, dtype=self.dtype)
             except (ValueError, av.error.FFmpegError) as error:
