@@ -50,3 +50,13 @@ def test_cli_no_fused_flag(hdr10_source, tmp_path):
     assert main(["-nostats", "-i", str(hdr10_source), "-vf", "tonemap=curve=bt2390:intensity=maxrgb",
                  "-c:v", "ffv1", "--no-fused", str(out)]) == 0
     assert _planes(out).shape[0] == 8
+
+
+@pytest.mark.parametrize("chain,fast", [("tonemap=curve=bt2390:intensity=maxrgb", True),
+                                        ("tonemap=curve=bt2390", False)])
+def test_same_input_gives_the_same_output_bytes(hdr10_source, tmp_path, chain, fast):
+    """Temporal adaptation is deterministic, and so is the file (bit-exact muxing, seeded dither)."""
+    outputs = [tmp_path / f"run{i}.mkv" for i in (1, 2)]
+    for out in outputs:
+        transcode(hdr10_source, out, chain, codec="libx264", fast=fast)
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()

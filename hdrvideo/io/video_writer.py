@@ -878,7 +878,11 @@ class VideoWriter:
         copied: list[str] = []
         with contextlib.ExitStack() as stack:
             vin = stack.enter_context(av.open(str(self._intermediate), "r"))
-            out = stack.enter_context(av.open(str(self._final_temporary), "w", format=self.format))
+            # bitexact: no random segment/track UIDs or muxing date, so the same input gives
+            # the same output bytes (the encoders are deterministic too).
+            out = stack.enter_context(
+                av.open(str(self._final_temporary), "w", format=self.format, options={"fflags": "+bitexact"})
+            )
             vst_in = vin.streams.video[0]
             vst_out = out.add_stream_from_template(vst_in, opaque=True)
             cc = vst_out.codec_context
