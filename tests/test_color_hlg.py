@@ -20,6 +20,7 @@ from hdrvideo.color import (
     ootf_inverse_BT2100_HLG,
 )
 from hdrvideo.errors import InvalidInputError
+from tests.oracle import assert_rel
 
 colour = pytest.importorskip("colour")
 models = colour.models
@@ -33,12 +34,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:Runtim
 F64 = torch.float64
 
 
-def assert_rel(actual: torch.Tensor, expected, tol: float = 1e-5) -> None:
-    a = actual.detach().cpu().numpy()
-    e = np.asarray(expected, dtype=np.float64)
-    assert a.shape == e.shape
-    err = np.max(np.abs(a - e)) / max(np.max(np.abs(e)), 1e-300)
-    assert err < tol, f"relative error {err:.3g}"
 
 
 def hwc(x: np.ndarray) -> np.ndarray:

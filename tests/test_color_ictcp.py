@@ -8,6 +8,7 @@ import torch
 
 from hdrvideo.color import ictcp_to_rgb, rgb_to_ictcp
 from hdrvideo.errors import InvalidInputError
+from tests.oracle import assert_rel
 
 colour = pytest.importorskip("colour")
 
@@ -26,12 +27,6 @@ def chw(x):
     return np.moveaxis(np.asarray(x), -1, -3)
 
 
-def assert_rel(actual: torch.Tensor, expected, tol: float = 1e-5) -> None:
-    a = actual.detach().cpu().numpy()
-    e = np.asarray(expected, dtype=np.float64)
-    assert a.shape == e.shape
-    err = np.max(np.abs(a - e)) / max(np.max(np.abs(e)), 1e-300)
-    assert err < tol, f"relative error {err:.3g}"
 
 
 @pytest.mark.parametrize("transfer", ["pq", "hlg"])

@@ -10,19 +10,13 @@ from hypothesis import strategies as st
 
 from hdrvideo.color import eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.errors import InvalidInputError
+from tests.oracle import assert_rel
 
 colour = pytest.importorskip("colour")
 
 F64 = torch.float64
 
 
-def assert_rel(actual: torch.Tensor, expected, tol: float = 1e-5) -> None:
-    """Max abs error relative to the largest expected magnitude, below ``tol``."""
-    a = actual.detach().cpu().numpy()
-    e = np.asarray(expected, dtype=np.float64)
-    assert a.shape == e.shape
-    err = np.max(np.abs(a - e)) / max(np.max(np.abs(e)), 1e-300)
-    assert err < tol, f"relative error {err:.3g}"
 
 
 @pytest.fixture

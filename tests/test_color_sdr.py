@@ -19,6 +19,7 @@ from hdrvideo.color import (
     oetf_inverse_BT709,
 )
 from hdrvideo.errors import InvalidInputError
+from tests.oracle import assert_rel
 
 colour = pytest.importorskip("colour")
 models = colour.models
@@ -26,12 +27,6 @@ models = colour.models
 F64 = torch.float64
 
 
-def assert_rel(actual: torch.Tensor, expected, tol: float = 1e-5) -> None:
-    a = actual.detach().cpu().numpy()
-    e = np.asarray(expected, dtype=np.float64)
-    assert a.shape == e.shape
-    err = np.max(np.abs(a - e)) / max(np.max(np.abs(e)), 1e-300)
-    assert err < tol, f"relative error {err:.3g}"
 
 
 @pytest.fixture

@@ -590,13 +590,7 @@ class VideoWriter:
         if vf.format.name != self.pix_fmt:
             raise InvalidInputError(f"coded frame is {vf.format.name}; this stream is {self.pix_fmt}")
         width, height = vf.width, vf.height
-        if self.width is None:
-            self._check_size(width, height)
-        elif (width, height) != (self.width, self.height):
-            raise InvalidInputError(
-                f"frame {self.frames} is {width}x{height}; this stream is {self.width}x{self.height} "
-                "(fixed by the first frame)"
-            )
+        self._check_size(width, height)
         self._encode(vf, side or {})
         if self.spec.is_hdr:
             light = convert_primaries(frame_to_working(vf, self.spec), "bt2020", self.spec.primaries)
@@ -624,13 +618,7 @@ class VideoWriter:
         if data.dim() != 3 or data.shape[0] != 3:
             raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(data.shape)}")
         height, width = int(data.shape[1]), int(data.shape[2])
-        if self.width is None:
-            self._check_size(width, height)
-        elif (width, height) != (self.width, self.height):
-            raise InvalidInputError(
-                f"frame {self.frames} is {width}x{height}; this stream is {self.width}x{self.height} "
-                "(fixed by the first frame)"
-            )
+        self._check_size(width, height)
         if not data.is_floating_point():
             raise InvalidInputError(f"frame data must be floating point (cd/m²), not {data.dtype}")
         if not bool(torch.isfinite(data).all()):
@@ -651,6 +639,14 @@ class VideoWriter:
         self.frames += 1
 
     def _check_size(self, width: int, height: int) -> None:
+        """The first frame fixes the size (non-empty, even for 4:2:0); later ones must match it."""
+        if self.width is not None:
+            if (width, height) != (self.width, self.height):
+                raise InvalidInputError(
+                    f"frame {self.frames} is {width}x{height}; this stream is {self.width}x{self.height} "
+                    "(fixed by the first frame)"
+                )
+            return
         if width < 1 or height < 1:
             raise InvalidInputError(f"frame size {width}x{height} is empty")
         _, _, sub_w, sub_h = pixel_format_info(self.pix_fmt)
