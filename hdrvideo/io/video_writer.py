@@ -129,7 +129,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import av
-import numpy as np
 import torch
 
 from hdrvideo.color.pq import eotf_ST2084

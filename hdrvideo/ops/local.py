@@ -49,10 +49,10 @@ from hdrvideo.color._safe import spow
 from hdrvideo.color.luminance import luminance
 from hdrvideo.errors import InvalidInputError
 from hdrvideo.frame import Frame
-from hdrvideo.ops.base import Operator, Option, OutputTarget, register
+from hdrvideo.ops.base import Operator, Option, register
 from hdrvideo.ops.gamut import fit_toward_grey
-from hdrvideo.ops.stats import FrameStatistics, TemporalStatistics
-from hdrvideo.ops.tonemap import DEFAULT_PEAK_NITS, HDR_REFERENCE_WHITE_NITS, TARGET_KINDS
+from hdrvideo.ops.stats import FrameStatistics
+from hdrvideo.ops.tonemap import TARGET_OPTIONS, DisplayTarget, statistics_tracker
 
 __all__ = ["LOCAL_METHODS", "LocalTonemap", "bilateral_grid", "durand_dorsey", "reinhard_local"]
 
@@ -221,7 +221,7 @@ def _check_frame(x: torch.Tensor) -> None:
 
 
 @register
-class LocalTonemap(Operator):
+class LocalTonemap(DisplayTarget, Operator):
     """``localtonemap``: Durand–Dorsey or Reinhard local tone mapping (see the module).
 
     A separate operator rather than a curve of ``tonemap``: a curve maps each pixel alone
@@ -239,12 +239,7 @@ class LocalTonemap(Operator):
     temporal: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
         Option("method", str, "durand", "durand | reinhard", choices=LOCAL_METHODS),
-        Option("target", str, "sdr", "output for: sdr | hdr10 | hlg", choices=TARGET_KINDS),
-        Option("peak_nits", float, None, "target display peak, cd/m² (auto: 100 for sdr, 1000 for hdr10/hlg)",
-               minimum=1.0, maximum=10000.0),
-        Option("white_nits", float, None,
-               "reference white signalled to the writer, cd/m² (auto: peak for sdr, else 203)",
-               minimum=1.0, maximum=10000.0),
+        *TARGET_OPTIONS,
         Option("contrast", float, 5.0, "durand: display ratio of peak to log-average (5 in the paper)",
                minimum=1.01, maximum=1000.0),
         Option("key", float, 0.18, "reinhard: key value (display value of the log-average)",
@@ -262,14 +257,8 @@ class LocalTonemap(Operator):
         super().__init__(**values)
         if not self.desat > 0.0:
             raise InvalidInputError(f"localtonemap: desat must be in (0, 1], got {self.desat}")
-        if self.peak_nits is None:
-            self.peak_nits = DEFAULT_PEAK_NITS[self.target]
-        if self.white_nits is None:
-            self.white_nits = self.peak_nits if self.target == "sdr" else min(HDR_REFERENCE_WHITE_NITS, self.peak_nits)
-        if self.source_peak == "smoothed":
-            self.tracker = TemporalStatistics()
-        else:
-            self.tracker = TemporalStatistics(period_frames=0.0, scene_low=0.0, scene_high=0.0)
+        self.resolve_target_levels()
+        self.tracker = statistics_tracker(self.source_peak)
         self.last_mapping: list[dict[str, float]] = []
 
     def _map_frame(self, x: torch.Tensor, upstream: Any) -> torch.Tensor:
@@ -297,9 +286,6 @@ class LocalTonemap(Operator):
         self.last_mapping = []
         outputs = [self._map_frame(f, up) for f, up in zip(frames, upstream)]
         return outputs[0] if x.dim() == 3 else torch.stack(outputs)
-
-    def output_target(self) -> OutputTarget:
-        return OutputTarget(self.target, float(self.peak_nits), float(self.white_nits))
 
     def reset(self) -> None:
         self.tracker.reset()

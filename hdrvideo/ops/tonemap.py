@@ -268,8 +268,48 @@ def _curve_param_options() -> tuple[Option, ...]:
     return tuple(options)
 
 
+#: The options every display-targeting operator shares (``tonemap``, ``localtonemap``).
+TARGET_OPTIONS: tuple[Option, ...] = (
+    Option("target", str, "sdr", "output for: sdr | hdr10 | hlg", choices=TARGET_KINDS),
+    Option("peak_nits", float, None, "target display peak, cd/m² (auto: 100 for sdr, 1000 for hdr10/hlg)",
+           minimum=1.0, maximum=10000.0),
+    Option("white_nits", float, None,
+           "reference white of the output, cd/m², signalled to the writer (auto: peak for sdr, else 203)",
+           minimum=1.0, maximum=10000.0),
+)
+
+
+class DisplayTarget:
+    """Mix-in for operators with :data:`TARGET_OPTIONS`: resolves the automatic levels and
+    reports the output target the writer's signalling follows."""
+
+    target: str
+    peak_nits: float | None
+    white_nits: float | None
+
+    def resolve_target_levels(self) -> None:
+        """Fill ``peak_nits`` / ``white_nits`` left automatic (see :data:`TARGET_OPTIONS`)."""
+        if self.peak_nits is None:
+            self.peak_nits = DEFAULT_PEAK_NITS[self.target]
+        if self.white_nits is None:
+            self.white_nits = self.peak_nits if self.target == "sdr" else min(HDR_REFERENCE_WHITE_NITS, self.peak_nits)
+
+    def output_target(self) -> OutputTarget:
+        return OutputTarget(self.target, float(self.peak_nits), float(self.white_nits))
+
+
+def statistics_tracker(source_peak: str) -> TemporalStatistics | None:
+    """The tracker for a ``source_peak`` choice: smoothed (libplacebo defaults), this frame's
+    own statistics (``frame``: no smoothing, no scene logic), or none (``metadata``)."""
+    if source_peak == "smoothed":
+        return TemporalStatistics()
+    if source_peak == "frame":
+        return TemporalStatistics(period_frames=0.0, scene_low=0.0, scene_high=0.0)
+    return None
+
+
 @register
-class Tonemap(Operator):
+class Tonemap(DisplayTarget, Operator):
     """``tonemap``: global tone mapping to an SDR or lower-peak HDR display (see the module).
 
     Space: working space in, working space out (BT.2020 linear cd/m², every component in
@@ -285,12 +325,7 @@ class Tonemap(Operator):
     temporal: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
         Option("curve", str, "spline", "tone curve (hdrvideo.ops.curves.CURVES)", choices=tuple(CURVES)),
-        Option("target", str, "sdr", "output for: sdr | hdr10 | hlg", choices=TARGET_KINDS),
-        Option("peak_nits", float, None, "target display peak, cd/m² (auto: 100 for sdr, 1000 for hdr10/hlg)",
-               minimum=1.0, maximum=10000.0),
-        Option("white_nits", float, None,
-               "reference white of the output, cd/m², signalled to the writer (auto: peak for sdr, else 203)",
-               minimum=1.0, maximum=10000.0),
+        *TARGET_OPTIONS,
         Option("black_nits", float, 0.0, "target display black, cd/m² (curve black point)",
                minimum=0.0, maximum=5.0),
         Option("source_peak", str, "smoothed", "source peak from: smoothed | frame | metadata",
@@ -330,18 +365,10 @@ class Tonemap(Operator):
                 params[first] = self.param
         self.curve_params = self.curve_record.parse_params({k: v for k, v in params.items() if v is not None})
         self.user_params = {k for k, v in params.items() if v is not None}
-        if self.peak_nits is None:
-            self.peak_nits = DEFAULT_PEAK_NITS[self.target]
-        if self.white_nits is None:
-            self.white_nits = self.peak_nits if self.target == "sdr" else min(HDR_REFERENCE_WHITE_NITS, self.peak_nits)
+        self.resolve_target_levels()
         if self.black_nits >= self.peak_nits:
             raise InvalidInputError(f"tonemap: black_nits {self.black_nits} must be below peak_nits {self.peak_nits}")
-        if self.source_peak == "smoothed":
-            self.tracker: TemporalStatistics | None = TemporalStatistics()
-        elif self.source_peak == "frame":
-            self.tracker = TemporalStatistics(period_frames=0.0, scene_low=0.0, scene_high=0.0)
-        else:
-            self.tracker = None
+        self.tracker: TemporalStatistics | None = statistics_tracker(self.source_peak)
         #: What the last processed frame (or batch, one entry per frame) was mapped with.
         self.last_mapping: list[dict[str, Any]] = []
 
@@ -408,9 +435,6 @@ class Tonemap(Operator):
         if self.dither:
             side_data["dither"] = True
         return dataclasses.replace(frame, data=out, side_data=side_data)
-
-    def output_target(self) -> OutputTarget:
-        return OutputTarget(self.target, float(self.peak_nits), float(self.white_nits))
 
     # -- temporal state ---------------------------------------------------------------------------
     def reset(self) -> None:
