@@ -27,6 +27,7 @@ from hdrvideo.io.colorspec import ColorSpec
 from hdrvideo.io.images import read_image
 from hdrvideo.io.metadata import MasteringDisplay
 from hdrvideo.io.video_writer import VideoWriter
+from hdrvideo.nn.data import master_to_display
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 IMAGES = ("radiance/quarry_01_1k.hdr", "exr/Tiles_GoldenGate.exr")
@@ -61,18 +62,6 @@ def pan_frames(image: torch.Tensor, count: int, width: int, height: int, start: 
         grid_x = xs[None, :].expand(height, width) / (big.shape[-1] - 1) * 2 - 1
         grid = torch.stack([grid_x, grid_y], dim=-1)[None]
         yield F.grid_sample(big[None], grid, mode="bilinear", align_corners=True)[0]
-
-
-def master_to_display(x: torch.Tensor, peak_nits: float = 1000.0, knee_nits: float = 600.0) -> torch.Tensor:
-    """Grade for a ``peak_nits`` mastering display: identity below the knee, a smooth
-    roll-off (tanh) above it that approaches the peak, per channel (cd/m² in and out).
-
-    Real HDR10 masters keep their content within the mastering display's range, so MaxCLL
-    stays at or below its peak, as the ST 2086 metadata says.
-    """
-    room = peak_nits - knee_nits
-    rolled = knee_nits + room * torch.tanh((x - knee_nits) / room)
-    return torch.where(x > knee_nits, rolled, x).clamp(min=0)
 
 
 def main(argv: list[str] | None = None) -> int:
