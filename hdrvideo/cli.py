@@ -180,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("name", nargs="?", metavar="NAME", help="show one filter in detail")
     f.add_argument("--json", action="store_true", help="print JSON")
     f.set_defaults(run=_cmd_filters)
+    from hdrvideo.engines.cli import add_parser as add_engines_parser
+    from hdrvideo.nn.cli import add_parser as add_train_parser
+    from hdrvideo.quality.cli import add_parser as add_quality_parsers
+
+    add_quality_parsers(sub)
+    add_engines_parser(sub)
+    add_train_parser(sub)
     sub.add_parser("transcode", help="ffmpeg-style: [options] -i IN [options] OUT (also without the word)",
                    add_help=False)
     return parser
@@ -424,7 +431,7 @@ def _cmd_transcode(argv: Sequence[str]) -> int:
 
 # ----------------------------------------------------------------------------- entry point
 
-_SUBCOMMANDS = ("probe", "filters")
+_SUBCOMMANDS = ("probe", "filters", "score", "monitor", "engines", "train")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
