@@ -973,6 +973,8 @@ def unsupported_reason(
     if reason is not None:
         return reason
     op = ops[0]
+    if getattr(op, "net", None) is not None:
+        return "curve=net (the tone-mapping network runs in torch, not in the fused kernel)"
     if op.target not in TARGETS:
         return f"target {op.target!r} (the fused path writes {', '.join(TARGETS)})"
     if op.intensity not in INTENSITIES:

@@ -75,6 +75,7 @@ from hdrvideo.ops.stats import FrameStatistics, TemporalStatistics
 __all__ = [
     "DEFAULT_PEAK_NITS",
     "INTENSITIES",
+    "NET_CURVE",
     "SOURCE_PEAKS",
     "TARGET_KINDS",
     "Tonemap",
@@ -86,6 +87,8 @@ TARGET_KINDS = ("sdr", "hdr10", "hlg")
 INTENSITIES = ("ictcp", "maxrgb", "luminance")
 SOURCE_PEAKS = ("smoothed", "frame", "metadata")
 
+#: The ``curve`` value that delegates to the tone-mapping network (:mod:`hdrvideo.ops.tmnet`).
+NET_CURVE = "net"
 #: Target display peak when ``peak_nits`` is not given: BT.1886's reference 100 cd/m² for
 #: SDR, a 1000 cd/m² display for HDR10 and HLG (BT.2100's reference HLG display).
 DEFAULT_PEAK_NITS = {"sdr": 100.0, "hdr10": 1000.0, "hlg": 1000.0}
@@ -324,7 +327,8 @@ class Tonemap(DisplayTarget, Operator):
     description: ClassVar[str] = "global tone mapping (BT.2390, spline, BT.2446a, ...) with temporally smoothed peak"
     temporal: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
-        Option("curve", str, "spline", "tone curve (hdrvideo.ops.curves.CURVES)", choices=tuple(CURVES)),
+        Option("curve", str, "spline", "tone curve (hdrvideo.ops.curves.CURVES), or net (the tmnet network)",
+               choices=(*CURVES, NET_CURVE)),
         *TARGET_OPTIONS,
         Option("black_nits", float, 0.0, "target display black, cd/m² (curve black point)",
                minimum=0.0, maximum=5.0),
@@ -345,6 +349,15 @@ class Tonemap(DisplayTarget, Operator):
         super().__init__(**values)
         if not self.desat > 0.0:
             raise InvalidInputError(f"tonemap: desat must be in (0, 1], got {self.desat}")
+        #: ``curve=net``: the ``tmnet`` operator this one delegates to (``None`` otherwise).
+        self.net: Operator | None = None
+        if self.curve == NET_CURVE:
+            from hdrvideo.ops.tmnet import TMNetOperator
+
+            self.net = TMNetOperator.from_tonemap(self)
+            self.peak_nits, self.white_nits = self.net.peak_nits, self.net.white_nits
+            self.tracker, self.last_mapping = None, []
+            return
         self.curve_record = get_curve(self.curve)
         own = {p.name for p in self.curve_record.params}
         params: dict[str, Any] = {}
@@ -406,6 +419,8 @@ class Tonemap(DisplayTarget, Operator):
 
     # -- processing ---------------------------------------------------------------------------------
     def process(self, x: torch.Tensor, frame: Frame | None = None) -> torch.Tensor:
+        if self.net is not None:
+            return self.net.process(x, frame)
         if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4) or x.shape[-3] != 3:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise InvalidInputError(f"tonemap expects (3, H, W) or (N, 3, H, W), got {shape}")
@@ -438,15 +453,21 @@ class Tonemap(DisplayTarget, Operator):
 
     # -- temporal state ---------------------------------------------------------------------------
     def reset(self) -> None:
+        if self.net is not None:
+            self.net.reset()
         if self.tracker is not None:
             self.tracker.reset()
         self.last_mapping = []
 
     def state_dict(self) -> dict[str, Any]:
+        if self.net is not None:
+            return self.net.state_dict()
         return {} if self.tracker is None else self.tracker.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.tracker is None:
+        if self.net is not None:
+            self.net.load_state_dict(state)
+        elif self.tracker is None:
             super().load_state_dict(state)
         else:
             self.tracker.load_state_dict(state)
