@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from hdrvideo.color.mulaw import mu_law_encode
 from hdrvideo.color.pu21 import pu21_encode
 from hdrvideo.errors import InvalidInputError
+from hdrvideo.quality.ssim import ssim
 
 __all__ = [
     "RandomSimilarity",
@@ -93,63 +94,6 @@ def pu21_l1(pred: torch.Tensor, target: torch.Tensor, parameters: str = "banding
 
 # --------------------------------------------------------------------------- SSIM
 
-#: SSIM constants of Wang et al. 2004 (Sec. III-C): ``K1 = 0.01``, ``K2 = 0.03``, an 11x11
-#: circular-symmetric Gaussian window of standard deviation 1.5 pixels.
-SSIM_K1 = 0.01
-SSIM_K2 = 0.03
-
-
-def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    coords = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
-    w = torch.exp(-(coords**2) / (2 * sigma**2))
-    return w / w.sum()
-
-
-def ssim(
-    pred: torch.Tensor,
-    target: torch.Tensor,
-    *,
-    data_range: float = 1.0,
-    window_size: int = 11,
-    sigma: float = 1.5,
-) -> torch.Tensor:
-    """Mean SSIM per picture (Wang, Bovik, Sheikh, Simoncelli, IEEE TIP 13(4) 2004).
-
-    ``SSIM = (2 mu_x mu_y + C1)(2 sigma_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))``
-    with ``C1 = (K1 L)^2``, ``C2 = (K2 L)^2``, ``L = data_range``, local statistics under
-    a Gaussian window (separable), averaged over the valid positions and the channels (as
-    the reference ``ssim_index.m`` averages its map).
-
-    Args:
-        pred, target: ``(N, C, H, W)`` with ``H, W >= window_size``: display values (e.g.
-            SDR in [0, 1]) or, for HDR, a perceptual encoding such as
-            ``pu21_encode(x) / pu21_encode(10000)`` with ``data_range=1``.
-
-    Returns:
-        ``(N,)`` SSIM values (1 for identical pictures).
-    """
-    _check_same(pred, target)
-    if pred.dim() != 4:
-        raise InvalidInputError(f"expected (N, C, H, W), got shape {tuple(pred.shape)}")
-    if min(pred.shape[-2:]) < window_size:
-        raise InvalidInputError(f"pictures of {tuple(pred.shape[-2:])} are smaller than the {window_size}-pixel window")
-    c = pred.shape[1]
-    w = _gaussian_window(window_size, sigma, pred.dtype, pred.device)
-    wx = w.view(1, 1, 1, -1).expand(c, 1, 1, -1)
-    wy = w.view(1, 1, -1, 1).expand(c, 1, -1, 1)
-
-    def blur(z: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.conv2d(z, wx, groups=c), wy, groups=c)
-
-    mu_x, mu_y = blur(pred), blur(target)
-    sxx = blur(pred * pred) - mu_x**2
-    syy = blur(target * target) - mu_y**2
-    sxy = blur(pred * target) - mu_x * mu_y
-    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-    return s.mean(dim=(1, 2, 3))
-
-
 def ssim_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -158,7 +102,9 @@ def ssim_loss(
     window_size: int = 11,
     sigma: float = 1.5,
 ) -> torch.Tensor:
-    """``1 - mean(SSIM)`` over the batch (:func:`ssim`); 0 for identical pictures."""
+    """``1 - mean(SSIM)`` over the batch (:func:`hdrvideo.quality.ssim.ssim`, Wang et al.
+    2004, on ``(N, C, H, W)`` display values or a perceptual encoding such as
+    ``pu21_encode(x) / pu21_encode(10000)`` with ``data_range=1``); 0 for identical pictures."""
     return 1 - ssim(pred, target, data_range=data_range, window_size=window_size, sigma=sigma).mean()
 
 

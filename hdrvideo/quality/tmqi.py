@@ -76,6 +76,7 @@ from hdrvideo.color.luminance import luminance
 from hdrvideo.color.primaries import convert_primaries
 from hdrvideo.color.sdr import eotf_inverse_BT1886
 from hdrvideo.errors import InvalidInputError
+from hdrvideo.quality.ssim import filter_valid, gaussian_window
 
 __all__ = [
     "TMQI_A",
@@ -130,20 +131,6 @@ class TMQIResult(NamedTuple):
     S: torch.Tensor
     N: torch.Tensor
     s_local: torch.Tensor
-
-
-def gaussian_window(size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """1-D factor ``g`` of MATLAB's ``fspecial('gaussian', size, sigma)`` (= ``g g^T``), sum 1."""
-    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2.0
-    g = torch.exp(-(r * r) / (2.0 * sigma * sigma))
-    return (g / g.sum()).to(dtype)
-
-
-def _filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """``filter2(g g^T, x, 'valid')`` on ``(N, 1, H, W)``, separably."""
-    k = g.numel()
-    x = F.conv2d(x, g.view(1, 1, k, 1))
-    return F.conv2d(x, g.view(1, 1, 1, k))
 
 
 def _downsample(x: torch.Tensor) -> torch.Tensor:
@@ -212,11 +199,11 @@ def structural_fidelity(
 
 
 def _s_local_batched(h: torch.Tensor, l: torch.Tensor, g: torch.Tensor, f: float, scale: torch.Tensor) -> torch.Tensor:
-    mu1 = _filter_valid(h, g)
-    mu2 = _filter_valid(l, g)
-    var1 = (_filter_valid(h * h, g) - mu1 * mu1) * (scale * scale)
-    var2 = _filter_valid(l * l, g) - mu2 * mu2
-    cov = (_filter_valid(h * l, g) - mu1 * mu2) * scale
+    mu1 = filter_valid(h, g)
+    mu2 = filter_valid(l, g)
+    var1 = (filter_valid(h * h, g) - mu1 * mu1) * (scale * scale)
+    var2 = filter_valid(l * l, g) - mu2 * mu2
+    cov = (filter_valid(h * l, g) - mu1 * mu2) * scale
     s1 = _safe_sqrt(var1)
     s2 = _safe_sqrt(var2)
     u = 128.0 / (1.4 * mannos_csf(f))
