@@ -315,21 +315,8 @@ def _crops(image: torch.Tensor, n: int, rng: np.random.Generator) -> list[torch.
 
 
 def _sdr_pictures(data) -> list[torch.Tensor]:
-    """``data.sdr_images()`` pictures; if one of its names is missing from this scikit-image
-    (``motorcycle_left`` needs a download in scikit-image 0.26), the ones that load."""
-    try:
-        return [t for _name, t in data.sdr_images()]
-    except AttributeError:
-        import skimage.data
-
-        out = []
-        for name in data.SDR_IMAGE_NAMES:
-            try:
-                array = getattr(skimage.data, name)()
-            except Exception:  # noqa: BLE001 - absent or needs a download: skip it
-                continue
-            out.append(torch.from_numpy(array[..., :3].copy()).permute(2, 0, 1).float() / 255.0)
-        return out
+    """The photographs of :func:`hdrvideo.nn.data.sdr_images` (scikit-image's, no download)."""
+    return [t for _name, t in data.sdr_images()]
 
 
 def reference_crops(domain: str, split: str, seed: int, crops_per_image: int) -> list[torch.Tensor]:
