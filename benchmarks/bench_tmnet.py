@@ -14,14 +14,19 @@
    the network (smoothing 20 frames, default) and with ``smoothing=0``, ``tonemap``
    (spline, the default curve) with ``source_peak=smoothed`` and ``=frame``.
 3. **Speed**: 1080p frames per second of the whole operator (network input, network,
-   smoothing, slicing and colour) with ``torch.set_num_threads(2)``, median of ``--repeats``
-   runs after warm-up, for the torch backend (eager and ``jit=on``) and ONNX Runtime.
-4. **Backends agree**: max |torch - onnxruntime| of the output in 8-bit code values.
+   smoothing, slicing and colour) with ``torch.set_num_threads(--threads)`` (2), median of
+   ``--repeats`` runs after warm-up, for the torch backend and ONNX Runtime, each with the
+   full-resolution step in eager torch (``jit=off``), ``torch.compile`` (``jit=on``) and the
+   native kernel (``jit=native``, what ``jit=auto`` picks when ``hdrvideo._native`` is built);
+   then each stage of the native path on its own (low-resolution copy, statistics, network
+   input, network, full-resolution step).
+4. **Paths agree**: max |torch - onnxruntime| and |eager - jit| / |eager - native| of the
+   output in 8-bit code values.
 
 Results go to ``benchmarks/results/bench_tmnet.json`` and are printed as tables.
 
-Usage: python benchmarks/bench_tmnet.py [--repeats 10] [--seconds 4] [--skip-tmqi] [--skip-flicker]
-       [--skip-speed]; python benchmarks/bench_tmnet.py --card TRAIN_DIR writes the model card.
+Usage: python benchmarks/bench_tmnet.py [--repeats 10] [--threads 2] [--seconds 4] [--skip-tmqi]
+       [--skip-flicker] [--skip-speed]; python benchmarks/bench_tmnet.py --card TRAIN_DIR writes the model card.
 """
 
 from __future__ import annotations
@@ -126,18 +131,56 @@ def timed(fn, repeats: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
-def speed_table(repeats: int) -> tuple[list[str], list[list[str]], dict]:
-    from hdrvideo.engines import load_engine
+SPEED_VARIANTS = (("torch, eager", "torch", "off"), ("torch, jit=on", "torch", "on"),
+                  ("torch, native", "torch", "native"),
+                  ("onnxruntime, eager", "onnxruntime", "off"), ("onnxruntime, jit=on", "onnxruntime", "on"),
+                  ("onnxruntime, native", "onnxruntime", "native"))
 
-    torch.set_num_threads(2)
+
+def stage_times(frame: torch.Tensor, repeats: int) -> dict[str, float]:
+    """Milliseconds (median) of each stage of the operator's native path on one 1080p frame."""
+    from hdrvideo.engines import load_engine
+    from hdrvideo.ops import tmnet
+    from hdrvideo.ops.stats import measure_statistics
+
+    x = frame[None]
+    low = tmnet.low_resolution(x)
+    anchor = tmnet.log_average_nits(low)
+    features, _ = tmnet.network_input(low, anchor)
+    engine = load_engine("tmnet", backend="onnxruntime")
+    with torch.no_grad():
+        grid = engine(features)
+    op = TMNetOperator(backend="onnxruntime", jit="native")
+    op._engine = engine
+    op(frame)
+    stages = {
+        "low_resolution (1080p -> 256x256 area average)": lambda: tmnet.low_resolution(x),
+        "statistics (measure_statistics of the 256x256 copy)":
+            lambda: measure_statistics(low[0], grid_step=1, percentile=100.0),
+        "network input (log encoding)": lambda: tmnet.network_input(low, anchor),
+        "network (onnxruntime)": lambda: engine(features),
+        "predict (all the above + smoothing)": lambda: op.predict(x),
+        "full resolution, native (apply_grid_native)": lambda: tmnet.apply_grid_native(x, grid, anchor),
+        "whole operator, native": lambda: op(frame),
+    }
+    with torch.no_grad():
+        return {name: timed(fn, repeats) * 1e3 for name, fn in stages.items()}
+
+
+def speed_table(repeats: int, threads: int = 2) -> tuple[list[str], list[list[str]], dict]:
+    from hdrvideo.engines import load_engine
+    from hdrvideo.ops.tmnet import native_available
+
+    torch.set_num_threads(threads)
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     image = real_hdr_images("val")[-1].load(1000.0)
     frame = torch.nn.functional.interpolate(image[None], size=(1080, 1920), mode="bilinear",
                                             align_corners=False)[0].contiguous()
     results, rows, pictures = {}, [], {}
-    for label, backend, jit in (("torch, eager", "torch", "off"), ("torch, jit=on", "torch", "on"),
-                                ("onnxruntime, eager", "onnxruntime", "off"),
-                                ("onnxruntime, jit=on", "onnxruntime", "on")):
+    for label, backend, jit in SPEED_VARIANTS:
+        if jit == "native" and not native_available():
+            print(f"  {label}: skipped (hdrvideo._native has no tmnet_apply)", file=sys.stderr)
+            continue
         op = TMNetOperator(backend=backend, jit=jit, smoothing=0.0)
         op._engine = load_engine("tmnet", backend=backend)
         seconds = timed(lambda: op(frame), repeats)
@@ -147,13 +190,20 @@ def speed_table(repeats: int) -> tuple[list[str], list[list[str]], dict]:
         pictures[label] = sdr_display_encode(op(frame), SDR_PEAK) * 255.0
         results[label] = {"ms_per_frame": seconds * 1e3, "fps": 1.0 / seconds, "network_ms": net_seconds * 1e3}
         rows.append([label, f"{seconds * 1e3:.1f}", f"{1.0 / seconds:.1f}", f"{net_seconds * 1e3:.2f}"])
+        print(f"  {label}: {seconds * 1e3:.1f} ms", file=sys.stderr)
     diff = float((pictures["torch, eager"] - pictures["onnxruntime, eager"]).abs().max())
     jit_diff = float((pictures["torch, eager"] - pictures["torch, jit=on"]).abs().max())
     results["max_abs_diff_codes_torch_vs_onnxruntime"] = diff
     results["_repeats"] = repeats
+    results["_threads"] = threads
     results["_load"] = load
     results["max_abs_diff_codes_eager_vs_jit"] = jit_diff
-    return ["backend (1080p, 2 threads)", "ms/frame (median)", "fps", "network ms (256x256)"], rows, results
+    if "torch, native" in pictures:
+        results["max_abs_diff_codes_eager_vs_native"] = float(
+            (pictures["torch, eager"] - pictures["torch, native"]).abs().max())
+        results["_stages_ms"] = stage_times(frame, repeats)
+    results["_load_after"] = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    return [f"backend (1080p, {threads} threads)", "ms/frame (median)", "fps", "network ms (256x256)"], rows, results
 
 
 def write_card(train_dir: Path, bench: dict) -> Path:
@@ -199,7 +249,7 @@ def write_card(train_dir: Path, bench: dict) -> Path:
                      f"{bench.get('machine', '')} (shared with another training job; load average 1/5/15 min before the runs: {sp.get('_load', '?')}):\n")
         notes.append("| backend | ms/frame | fps | network ms (256x256) |\n|---|---|---|---|")
         for k, v in sp.items():
-            if isinstance(v, dict):
+            if isinstance(v, dict) and not k.startswith("_"):
                 notes.append(f"| {k} | {v['ms_per_frame']:.1f} | {v['fps']:.1f} | {v['network_ms']:.2f} |")
         notes.append(f"\nmax |torch - onnxruntime| of the output: {sp['max_abs_diff_codes_torch_vs_onnxruntime']:.2e} "
                      f"8-bit code values; eager vs `jit=on`: {sp['max_abs_diff_codes_eager_vs_jit']:.2e}.")
@@ -212,7 +262,7 @@ def write_card(train_dir: Path, bench: dict) -> Path:
         "of all operators), below 0.90; per image, operators that score higher than the network: "
         + "; ".join(f"{n}: {', '.join(ops) or 'none'}" for n, ops in losses.items())
         + ". The speed goal (>= 25 fps at 1080p on 2 CPU threads) is "
-        + ("met." if sp and max(v["fps"] for v in sp.values() if isinstance(v, dict)) >= 25 else
+        + ("met." if sp and max(v["fps"] for k, v in sp.items() if isinstance(v, dict) and not k.startswith("_")) >= 25 else
            "not met: see the speed table."))
     history = train_dir / "card_notes.md"  # what the training run's author has to add (run history)
     if history.is_file():
@@ -252,6 +302,7 @@ def write_card(train_dir: Path, bench: dict) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2, help="torch/OpenMP threads for the speed part")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--skip-flicker", action="store_true")
     parser.add_argument("--skip-tmqi", action="store_true")
@@ -278,11 +329,18 @@ def main() -> int:
         print(f"\nflicker on {out['flicker']['_clip']['path']} (cuts at {out['flicker']['_clip']['cuts']})")
         print(markdown_table(headers, rows))
     if not args.skip_speed:
-        headers, rows, out["speed"] = speed_table(args.repeats)
-        print(f"\n1080p speed, median of {args.repeats} runs (load average before: {out['speed']['_load']})")
+        key = "speed" if args.threads == 2 else f"speed_{args.threads}_threads"
+        headers, rows, out[key] = speed_table(args.repeats, args.threads)
+        sp = out[key]
+        print(f"\n1080p speed, median of {args.repeats} runs (load average before: {sp['_load']}, "
+              f"after: {sp['_load_after']})")
         print(markdown_table(headers, rows))
-        print(f"max |torch - onnxruntime| = {out['speed']['max_abs_diff_codes_torch_vs_onnxruntime']:.2e} "
-              f"8-bit codes; eager vs jit {out['speed']['max_abs_diff_codes_eager_vs_jit']:.2e}")
+        print(f"max |torch - onnxruntime| = {sp['max_abs_diff_codes_torch_vs_onnxruntime']:.2e} "
+              f"8-bit codes; eager vs jit {sp['max_abs_diff_codes_eager_vs_jit']:.2e}; eager vs native "
+              f"{sp.get('max_abs_diff_codes_eager_vs_native', float('nan')):.2e}")
+        if "_stages_ms" in sp:
+            print(f"\nstages of the native path (onnxruntime), ms, median of {args.repeats}:")
+            print(markdown_table(["stage", "ms"], [[k, f"{v:.2f}"] for k, v in sp["_stages_ms"].items()]))
     json_path.write_text(json.dumps(out, indent=2, default=str))
     return 0
 

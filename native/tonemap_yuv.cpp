@@ -771,8 +771,12 @@ py::dict build_info() {
 
 }  // namespace
 
+// Defined in native/tmnet_apply.cpp: the full-resolution step of tonemap=curve=net.
+void register_tmnet_apply(py::module_& m);
+
 PYBIND11_MODULE(_native, m) {
-    m.doc() = "hdrvideo native CPU kernels (fused 4:2:0 tone mapping); see hdrvideo/ops/fused.py";
+    m.doc() = "hdrvideo native CPU kernels: fused 4:2:0 tone mapping (hdrvideo/ops/fused.py) and "
+              "the tonemap=curve=net full-resolution step (hdrvideo/ops/tmnet.py)";
     m.def("tonemap_yuv420", &tonemap_yuv420, py::arg("y"), py::arg("u"), py::arg("v"), py::arg("y_out"),
           py::arg("u_out"), py::arg("v_out"), py::arg("eotf"), py::arg("curve"), py::arg("oetf"),
           py::arg("coefficients"), py::arg("luminance"), py::arg("oetf_root"), py::arg("dither"), py::arg("seed"),
@@ -784,4 +788,5 @@ PYBIND11_MODULE(_native, m) {
           py::arg("coefficients"), py::arg("out"),
           "Linear light of sampled pixels of 4:2:0 planes (bilinear chroma, EOTF table), for statistics.");
     m.def("build_info", &build_info, "How the module was built: OpenMP, thread count, AVX2 clone.");
+    register_tmnet_apply(m);
 }

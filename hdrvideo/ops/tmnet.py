@@ -35,21 +35,35 @@ only one output per bin is needed; a curve grid can be made monotone (no tone re
 law the tests check), and slicing one channel costs one quarter of a 3x4 affine grid's
 gathers, which is what the 1080p speed budget allows on two CPU cores.
 
-Engines run only step 2; steps 1, 3, 4 stay in torch, so every backend gives the same
-pictures up to the network's output tolerance. The full-resolution step can be compiled
-(``torch.compile``, option ``jit``): one fused loop instead of ~25 passes over memory.
+Engines run only step 2; steps 1, 3, 4 stay on the CPU/device of the frame, so every backend
+gives the same pictures up to the network's output tolerance.
+
+**Full-resolution speed** (option ``jit``): step 4 is ~25 passes over memory in eager torch
+(the whole operator: 164 ms per 1080p frame on 2 threads, 13 ms of it the native step: speed
+table in ``hdrvideo/nn/weights/tmnet.md``). ``jit=auto`` (default) runs it, for a float32 CPU frame
+with ``desat=1``, in the native kernel ``native/tmnet_apply.cpp`` (:func:`apply_grid_native`:
+one pass per row, AVX2, OpenMP rows; the same numbers as :func:`apply_grid` within float32
+rounding, see its docstring), else compiles it with ``torch.compile`` for frames of at least
+1 Mpx; ``jit=native`` asks for the kernel (falling back as ``auto`` where it cannot run),
+``jit=on`` for ``torch.compile``, and ``jit=off`` runs pure eager torch (the reference).
+:func:`apply_grid` stays the differentiable reference that training uses. Step 1's area
+average (:func:`low_resolution`) also runs natively on the CPU when the module is built, to
+the bit the same as its torch path.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
+from types import ModuleType
 from typing import Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from hdrvideo.errors import HDRVideoWarning, InvalidInputError
+from hdrvideo.engines.base import BACKEND_CHOICES
+from hdrvideo.errors import HDRVideoWarning, InvalidInputError, UnsupportedError
 from hdrvideo.frame import Frame
 from hdrvideo.ops.base import Operator, Option, register
 from hdrvideo.ops.stats import TemporalStatistics, iir_coefficient, measure_statistics
@@ -62,9 +76,11 @@ __all__ = [
     "SPAN_STOPS",
     "TMNetOperator",
     "apply_grid",
+    "apply_grid_native",
     "log_average_nits",
     "log_encode",
     "low_resolution",
+    "native_available",
     "network_input",
     "slice_grid",
     "slice_grid_reference",
@@ -86,11 +102,10 @@ OUTPUT_GAMMA = 2.4
 BT2020_Y = (0.2627, 0.6780, 0.0593)
 #: Frames of at least this many pixels are compiled with ``jit=auto``.
 JIT_MIN_PIXELS = 1_000_000
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 #: ``tonemap`` options that are not curve parameters (see :meth:`TMNetOperator.from_tonemap`).
 _TONEMAP_GENERIC = frozenset({"curve", "target", "peak_nits", "white_nits", "black_nits", "source_peak",
-                              "source_peak_nits", "intensity", "desat", "dither", "param"})
-JIT_MODES = ("auto", "on", "off")
+                              "source_peak_nits", "intensity", "desat", "dither", "param", "backend"})
+JIT_MODES = ("auto", "native", "on", "off")
 
 
 def log_encode(v: torch.Tensor, anchor_nits: torch.Tensor | float) -> torch.Tensor:
@@ -104,12 +119,32 @@ def log_encode(v: torch.Tensor, anchor_nits: torch.Tensor | float) -> torch.Tens
 
 def low_resolution(x: torch.Tensor, size: tuple[int, int] = INPUT_SIZE) -> torch.Tensor:
     """Area average of linear light to ``size``: ``(3, H, W)``/``(N, 3, H, W)`` -> ``(N, 3, 256, 256)``
-    float32 cd/m² (NaN -> 0, +inf -> 10000, negatives -> 0)."""
-    b = x.unsqueeze(0) if x.dim() == 3 else x
-    b = torch.nan_to_num(b.float(), nan=0.0, posinf=1e4, neginf=0.0).clamp(min=0.0)
+    float32 cd/m² (NaN -> 0, +inf -> 10000, negatives -> 0).
+
+    ``F.interpolate(mode="area")`` of the sanitised frame; on the CPU, when ``hdrvideo._native``
+    is built, the same numbers to the bit in one native pass (~3 ms instead of ~10 ms at
+    1080p on one thread)."""
+    b = (x.unsqueeze(0) if x.dim() == 3 else x).float()
+    native = _native_kernel() if b.device.type == "cpu" and not b.requires_grad else None
+    if (native is not None and b.dim() == 4 and b.shape[1] == 3 and b.numel() > 0
+            and tuple(b.shape[-2:]) != tuple(size)):
+        # One pass per frame in native/tmnet_apply.cpp: sanitising and area average, summed in
+        # ATen's order (bit-identical to the torch path below; tests/test_tmnet_native.py).
+        out = torch.empty(b.shape[0], 3, *size, dtype=torch.float32)
+        for i in range(b.shape[0]):
+            native.tmnet_low_resolution(b[i].contiguous().numpy(), out[i].numpy(), torch.get_num_threads())
+        return out
     if tuple(b.shape[-2:]) != tuple(size):
-        b = F.interpolate(b, size=size, mode="area")
-    return b
+        # Fast path, the same numbers: a frame with no NaN and no negative component (amin is
+        # NaN if any) whose average is finite (so it had no +inf) needs no sanitising pass at
+        # full resolution; the average of the sanitised frame is then the same average.
+        if bool(b.amin() >= 0.0):
+            low = F.interpolate(b, size=size, mode="area")
+            if bool(torch.isfinite(low).all()):
+                return low
+        b = torch.nan_to_num(b, nan=0.0, posinf=1e4, neginf=0.0).clamp(min=0.0)
+        return F.interpolate(b, size=size, mode="area")
+    return torch.nan_to_num(b, nan=0.0, posinf=1e4, neginf=0.0).clamp(min=0.0)
 
 
 def log_average_nits(low: torch.Tensor) -> torch.Tensor:
@@ -257,6 +292,83 @@ def apply_grid(
     return _carry_colour(x, y, v, float(peak_nits), float(desat))
 
 
+@functools.lru_cache(maxsize=1)
+def _native_kernel() -> ModuleType | None:
+    """``hdrvideo._native`` when it is built with ``tmnet_apply`` and ``tmnet_low_resolution``
+    (``native/tmnet_apply.cpp``), else ``None`` (the torch paths run)."""
+    try:
+        from hdrvideo import _native
+    except ImportError:
+        return None
+    return _native if hasattr(_native, "tmnet_apply") else None
+
+
+def native_available() -> bool:
+    """Whether the native full-resolution kernel (``native/tmnet_apply.cpp``) is built."""
+    return _native_kernel() is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _native_axes(h: int, w: int, gh: int, gw: int) -> tuple[Any, Any, Any, Any]:
+    """Column and row nodes/weights of :func:`slice_grid` (``_axis``) as the kernel's arrays:
+    int32 left nodes, float32 weights (cast from float64 as :func:`slice_grid` casts them)."""
+    cpu = torch.device("cpu")
+    c0, cw = _axis(w, gw, cpu)
+    r0, rw = _axis(h, gh, cpu)
+    arrays = tuple(t.numpy() for t in (c0.to(torch.int32), cw.to(torch.float32), r0.to(torch.int32),
+                                       rw.to(torch.float32)))
+    for a in arrays:
+        a.setflags(write=False)  # cached: shared by every call
+    return arrays  # type: ignore[return-value]
+
+
+def apply_grid_native(
+    x: torch.Tensor, grid: torch.Tensor, anchor_nits: torch.Tensor | float, *, peak_nits: float = 100.0,
+    threads: int | None = None, simd: bool = True,
+) -> torch.Tensor:
+    """:func:`apply_grid` with ``desat = 1`` in the native kernel (one pass per row, AVX2 where
+    the CPU has it and ``simd``, rows across ``threads`` OpenMP threads, default
+    ``torch.get_num_threads()``; every thread count gives the same pictures to the bit, and the
+    scalar code the same operations as the AVX2 code).
+
+    ============  ============================================  ======================
+    ``x``         ``(3, H, W)`` or ``(1, 3, H, W)`` float32 CPU  linear BT.2020, cd/m²
+    ``grid``      ``(D, GH, GW)`` or ``(1, D, GH, GW)``          code value in [0, 1]
+    ``anchor``    the guide's anchor, one value                  cd/m²
+    Range         ``x``'s shape, every component in [0, peak]    cd/m²
+    ============  ============================================  ======================
+
+    The same float32 operations in the same order as :func:`apply_grid`, except ``log2`` and
+    ``pow`` (polynomials in the kernel, vectorised library calls in torch): outputs agree
+    within ``1e-4 |out| + 1e-6 peak`` (``tests/test_tmnet_native.py``), well under 0.01 of an
+    8-bit code. NaN/inf components are sanitised as :func:`apply_grid` does. Not
+    differentiable (inference only). Raises :class:`~hdrvideo.errors.UnsupportedError` if the
+    kernel is not built, :class:`~hdrvideo.errors.InvalidInputError` for other shapes/dtypes.
+    """
+    native = _native_kernel()
+    if native is None:
+        raise UnsupportedError("tmnet: the native kernel is not built (pip install . builds hdrvideo._native)")
+    frame = x[0] if x.dim() == 4 and x.shape[0] == 1 else x
+    g = grid[0] if grid.dim() == 4 and grid.shape[0] == 1 else grid
+    if frame.dim() != 3 or frame.shape[0] != 3 or frame.dtype != torch.float32 or frame.device.type != "cpu":
+        raise InvalidInputError(f"apply_grid_native expects a float32 CPU (3, H, W) frame, got "
+                                f"{tuple(x.shape)} {x.dtype} on {x.device}")
+    if g.dim() != 3 or min(g.shape) < 2:
+        raise InvalidInputError(f"apply_grid_native expects a (D, GH, GW) grid with every size >= 2, got "
+                                f"{tuple(grid.shape)}")
+    _, h, w = frame.shape
+    if min(h, w) < 1:
+        raise InvalidInputError(f"apply_grid_native: empty frame {tuple(frame.shape)}")
+    frame = frame.detach().contiguous()
+    c0, cw, r0, rw = _native_axes(h, w, g.shape[1], g.shape[2])
+    log2_anchor = float(torch.log2(torch.as_tensor(anchor_nits, dtype=torch.float32).reshape(-1)[0]))
+    out = torch.empty_like(frame)
+    native.tmnet_apply(frame.numpy(), g.detach().to(device="cpu", dtype=torch.float32).contiguous().numpy(),
+                       c0, cw, r0, rw, out.numpy(), log2_anchor, float(peak_nits),
+                       int(threads if threads is not None else torch.get_num_threads()), bool(simd))
+    return out.reshape(x.shape)
+
+
 _COMPILED: dict[tuple[Any, ...], Callable[..., torch.Tensor]] = {}
 
 
@@ -284,7 +396,7 @@ class TMNetOperator(DisplayTarget, Operator):
     description: ClassVar[str] = "real-time tone-mapping network (bilateral curve grid, HDRNet-style), SDR"
     temporal: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
-        Option("backend", str, "auto", "network engine: auto | torch | onnxruntime | tensorrt", choices=BACKENDS),
+        Option("backend", str, "auto", "network engine: auto | torch | onnxruntime | tensorrt", choices=BACKEND_CHOICES),
         *TARGET_OPTIONS,
         Option("desat", float, 1.0, "saturation exponent s of C' = (C/Y)^s L' (Mantiuk 2009), in (0, 1]",
                minimum=0.0, maximum=1.0),
@@ -292,7 +404,8 @@ class TMNetOperator(DisplayTarget, Operator):
                minimum=0.0, maximum=10000.0),
         Option("scene_low", float, 1.0, "scene-cut window start, 1 % PQ units (libplacebo)", minimum=0.0),
         Option("scene_high", float, 3.0, "scene-cut window end (hard reset), 1 % PQ units", minimum=0.0),
-        Option("jit", str, "auto", "compile the full-resolution step: auto (frames >= 1 Mpx) | on | off",
+        Option("jit", str, "auto", "full-resolution step: auto (native kernel on CPU float32 with desat=1, "
+               "else torch.compile for frames >= 1 Mpx) | native | on (torch.compile) | off (eager torch)",
                choices=JIT_MODES),
         Option("dither", bool, False, "ask the writer to dither (side_data['dither'] = True)"),
     )
@@ -312,13 +425,15 @@ class TMNetOperator(DisplayTarget, Operator):
         self._engine: Any = None
         self._grid: torch.Tensor | None = None
         self._jit_failed = False
+        self._native_warned = False
         #: Scene-cut reset weight of the last frame (1 = the grid was reset), for inspection.
         self.last_reset_weight: float | None = None
 
     @classmethod
     def from_tonemap(cls, op: Any) -> TMNetOperator:
-        """The operator behind ``tonemap=curve=net``: ``op``'s target levels, ``desat`` and
-        ``dither``; the other options keep their defaults (backend auto, smoothing 20 frames).
+        """The operator behind ``tonemap=curve=net``: ``op``'s target levels, ``desat``,
+        ``dither`` and ``backend`` (default auto); the other options keep their defaults
+        (smoothing 20 frames).
 
         The network adapts to each frame itself, so ``source_peak``/``source_peak_nits``
         and ``black_nits`` are not used; curve parameters and a non-default ``intensity`` are
@@ -334,7 +449,7 @@ class TMNetOperator(DisplayTarget, Operator):
             # intensity would also make the chain look fusable to hdrvideo.ops.fused.
             raise InvalidInputError(f"tonemap: curve net chooses its own intensity; remove intensity={op.intensity}")
         return cls(target=op.target, peak_nits=op.peak_nits, white_nits=op.white_nits,
-                   desat=op.desat, dither=op.dither)
+                   desat=op.desat, dither=op.dither, backend=op.backend or "auto")
 
     # -- network -----------------------------------------------------------------------------
     @property
@@ -375,8 +490,24 @@ class TMNetOperator(DisplayTarget, Operator):
         return new.unsqueeze(0), anchor.to(x.device)
 
     # -- processing ----------------------------------------------------------------------------
+    def _native_applies(self, x: torch.Tensor) -> bool:
+        """Whether this frame's full-resolution step runs in the native kernel."""
+        if self.jit not in ("auto", "native"):
+            return False
+        fits = x.device.type == "cpu" and x.dtype == torch.float32 and float(self.desat) == 1.0
+        if fits and native_available():
+            return True
+        if self.jit == "native" and not self._native_warned:
+            self._native_warned = True
+            why = "it is not built" if fits else "it needs a float32 CPU frame and desat=1"
+            warnings.warn(f"tmnet: jit=native: the native kernel cannot run ({why}); using jit=auto's torch path",
+                          HDRVideoWarning, stacklevel=3)
+        return False
+
     def _apply(self, x: torch.Tensor, grid: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
-        use_jit = self.jit == "on" or (self.jit == "auto" and x.shape[-1] * x.shape[-2] >= JIT_MIN_PIXELS)
+        if self._native_applies(x):
+            return apply_grid_native(x, grid, anchor, peak_nits=float(self.peak_nits))
+        use_jit = self.jit == "on" or (self.jit in ("auto", "native") and x.shape[-1] * x.shape[-2] >= JIT_MIN_PIXELS)
         if use_jit and not self._jit_failed:
             try:
                 return _compiled_apply()(x, grid, anchor, peak_nits=float(self.peak_nits), desat=float(self.desat))
@@ -401,7 +532,7 @@ class TMNetOperator(DisplayTarget, Operator):
             # from a single-frame one, and a frame's picture must not depend on its batch.
             grid, anchor = self.predict(work[i : i + 1])
             outputs.append(self._apply(work[i : i + 1], grid, anchor))
-        out = torch.cat(outputs).to(dtype)
+        out = (outputs[0] if len(outputs) == 1 else torch.cat(outputs)).to(dtype)
         return out[0] if x.dim() == 3 else out
 
     def __call__(self, frame: Frame | torch.Tensor) -> Frame | torch.Tensor:
