@@ -249,3 +249,33 @@ def test_torch_and_onnxruntime_give_the_same_pictures(tmp_path):
         pictures[backend] = sdr_display_encode(op(frames)) * 255.0
     diff = (pictures["torch"] - pictures["onnxruntime"]).abs().max()
     assert diff < 0.05  # 8-bit code values, before rounding
+
+
+def test_tonemap_backend_option_reaches_the_network_and_only_there():
+    assert parse_chain("tonemap=curve=net:backend=onnxruntime")[0].net.backend == "onnxruntime"
+    assert parse_chain("tonemap=curve=net")[0].net.backend == "auto"
+    with pytest.raises(InvalidInputError, match="curve=net only"):
+        parse_chain("tonemap=curve=bt2390:backend=torch")
+    with pytest.raises(InvalidInputError):
+        parse_chain("tonemap=curve=net:backend=cuda")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
+def test_cli_curve_net_torch_and_onnxruntime_write_the_same_pictures(hdr10_clip, tmp_path, monkeypatch):
+    """The issue's command, once per backend: the decoded 8-bit pictures agree to a code
+    value or two (the networks differ by ~1e-4 of a code; rounding can flip a code)."""
+    import numpy as np
+    from hdrvideo.cli import main
+    from hdrvideo.io.video_reader import VideoReader
+
+    monkeypatch.setenv("HDRVIDEO_CACHE", str(tmp_path / "cache"))
+    planes = {}
+    for backend in ("torch", "onnxruntime"):
+        out = tmp_path / f"{backend}.mkv"
+        assert main(["-nostats", "-i", str(hdr10_clip), "-vf", f"tonemap=curve=net:backend={backend}",
+                     "-c:v", "ffv1", str(out)]) == 0
+        with VideoReader(out) as reader:
+            planes[backend] = np.stack([f.data.numpy() for f in reader])
+    assert planes["torch"].shape == planes["onnxruntime"].shape and planes["torch"].shape[0] == 6
+    assert np.abs(planes["torch"] - planes["onnxruntime"]).max() < 2.5  # cd/m², SDR white 100
+    assert np.mean(planes["torch"] != planes["onnxruntime"]) < 0.01

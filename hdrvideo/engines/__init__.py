@@ -4,13 +4,14 @@ See :mod:`hdrvideo.engines.base` for the interface, :mod:`hdrvideo.engines.regis
 the model registry, and ``engines/README.md`` for the build side and the cache layout.
 """
 
-from hdrvideo.engines.base import BACKENDS, Engine, available_backends, backend_status, load_engine
+from hdrvideo.engines.base import BACKEND_CHOICES, BACKENDS, Engine, available_backends, backend_status, load_engine
 from hdrvideo.engines.bench import BenchResult, bench_engine
 from hdrvideo.engines.cache import default_cache_dir
 from hdrvideo.engines.onnx_export import cached_onnx, check_onnx, export_onnx
 from hdrvideo.engines.registry import ModelSpec, get_model, list_models, model_hash, register_model
 
 __all__ = [
+    "BACKEND_CHOICES",
     "BACKENDS",
     "BenchResult",
     "Engine",

@@ -39,6 +39,9 @@ from hdrvideo.errors import InvalidInputError, UnsupportedError
 #: Every backend, in no particular order; :func:`available_backends` orders them.
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 
+#: What a user may ask for: a backend, or ``auto`` (the fastest available, see :func:`load_engine`).
+BACKEND_CHOICES = ("auto", *BACKENDS)
+
 #: What to install for each optional backend.
 INSTALL_HINTS = {
     "onnxruntime": "pip install onnx onnxruntime (the hdrvideo[onnx] extra; onnxruntime-gpu for CUDA)",

@@ -65,6 +65,7 @@ from hdrvideo.color._safe import spow
 from hdrvideo.color.ictcp import ictcp_to_rgb, rgb_to_ictcp
 from hdrvideo.color.luminance import luminance
 from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
+from hdrvideo.engines.base import BACKEND_CHOICES
 from hdrvideo.errors import InvalidInputError
 from hdrvideo.frame import Frame
 from hdrvideo.ops.base import Operator, Option, OutputTarget, register
@@ -342,6 +343,8 @@ class Tonemap(DisplayTarget, Operator):
                minimum=0.0, maximum=1.0),
         Option("dither", bool, False, "ask the writer to dither (side_data['dither'] = True)"),
         Option("param", float, None, "the curve's first parameter (FFmpeg-style generic param)"),
+        Option("backend", str, None, "curve=net only: network engine auto | torch | onnxruntime | tensorrt",
+               choices=BACKEND_CHOICES),
         *_curve_param_options(),
     )
 
@@ -358,6 +361,8 @@ class Tonemap(DisplayTarget, Operator):
             self.peak_nits, self.white_nits = self.net.peak_nits, self.net.white_nits
             self.tracker, self.last_mapping = None, []
             return
+        if self.backend is not None:
+            raise InvalidInputError(f"tonemap: backend applies to curve=net only (curve is {self.curve})")
         self.curve_record = get_curve(self.curve)
         own = {p.name for p in self.curve_record.params}
         params: dict[str, Any] = {}

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from hdrvideo.engines.base import BACKEND_CHOICES
 from hdrvideo.errors import InvalidInputError
 
 __all__ = ["add_parser", "run_monitor", "run_score"]
@@ -145,7 +146,7 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument("-ss", dest="ss", type=_time, default=None, metavar="TIME", help="start time")
     s.add_argument("-t", dest="t", type=_time, default=None, metavar="TIME", help="duration")
     s.add_argument("--every", type=_positive(int), default=1, metavar="N", help="score every Nth frame")
-    s.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
+    s.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
                    help="engine for the NR network")
     s.add_argument("-y", action="store_true", help="overwrite OUT")
     s.add_argument("-stats", "--stats", dest="stats", action="store_true", help="progress line even when not a terminal")
@@ -169,7 +170,7 @@ def add_parser(subparsers: Any) -> None:
     nr = m.add_mutually_exclusive_group()
     nr.add_argument("--nr", dest="nr", action="store_true", default=None, help="require the NR score")
     nr.add_argument("--no-nr", dest="nr", action="store_false", help="no NR score")
-    m.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
+    m.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
                    help="engine for the NR network")
     m.add_argument("--nr-every", type=_positive(int), default=1, metavar="N", help="NR score every Nth frame (at least)")
     m.add_argument("--max-lag", type=_positive(float), default=1.0, metavar="S",

@@ -37,6 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from hdrvideo.engines.base import BACKEND_CHOICES
 from hdrvideo.errors import InvalidInputError, OutputError, UnsupportedError
 from hdrvideo.frame import Frame
 from hdrvideo.io.atomic import atomic_output, check_output_path
@@ -231,7 +232,7 @@ class Score(Operator):
         Option("ref", str, None, "reference video for pu21psnr/pu21ssim/pu21msssim, frame i against frame i (none by default)"),
         Option("every", int, 1, "score every Nth frame (by frame index)", minimum=1),
         Option("backend", str, "auto", "engine of the no-reference network",
-               choices=("auto", "torch", "onnxruntime", "tensorrt")),
+               choices=BACKEND_CHOICES),
     )
 
     def __init__(self, scorer: Any = None, **values: Any) -> None:
