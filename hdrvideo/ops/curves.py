@@ -178,8 +178,11 @@ def curve_bt2390(
     Range         mapped luminance, same shape                   cd/m², [dst_black, dst_peak]
     ============  ===========================================  ==========================
 
-    With ``dst_black > 0`` the lift raises the peak by ``b (1 - maxLum)^4`` (a fraction of
-    a percent); the output is clamped to ``dst_peak``, as libplacebo clamps its LUT. The
+    The black-level step moves the peak by ``b (1 - maxLum)^4`` in PQ: up when the target
+    black is above the source's (a fraction of a percent; the output is clamped to
+    ``dst_peak``, as libplacebo clamps its LUT), down when it is below (e.g. 635 -> 48 cd/m²
+    with source black 0.031 and target black 0: the peak lands at 47.5 cd/m²), as the
+    Recommendation's formula gives. The
     spline is monotone (its tangents meet the Fritsch–Carlson bound exactly) and the lift is
     monotone while ``minLum < 1/4``.
     """
