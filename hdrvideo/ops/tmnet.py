@@ -67,7 +67,7 @@ from hdrvideo.errors import HDRVideoWarning, InvalidInputError, UnsupportedError
 from hdrvideo.frame import Frame
 from hdrvideo.ops.base import Operator, Option, register
 from hdrvideo.ops.stats import TemporalStatistics, iir_coefficient, measure_statistics
-from hdrvideo.ops.tonemap import TARGET_OPTIONS, DisplayTarget
+from hdrvideo.ops.tonemap import DITHER_OPTION, TARGET_OPTIONS, DisplayTarget
 
 __all__ = [
     "GRID_BINS",
@@ -407,7 +407,7 @@ class TMNetOperator(DisplayTarget, Operator):
         Option("jit", str, "auto", "full-resolution step: auto (native kernel on CPU float32 with desat=1, "
                "else torch.compile for frames >= 1 Mpx) | native | on (torch.compile) | off (eager torch)",
                choices=JIT_MODES),
-        Option("dither", bool, False, "ask the writer to dither (side_data['dither'] = True)"),
+        DITHER_OPTION,
     )
 
     def __init__(self, **values: Any) -> None:
@@ -534,15 +534,6 @@ class TMNetOperator(DisplayTarget, Operator):
             outputs.append(self._apply(work[i : i + 1], grid, anchor))
         out = (outputs[0] if len(outputs) == 1 else torch.cat(outputs)).to(dtype)
         return out[0] if x.dim() == 3 else out
-
-    def __call__(self, frame: Frame | torch.Tensor) -> Frame | torch.Tensor:
-        if isinstance(frame, torch.Tensor):
-            return self.process(frame, None)
-        out = self.process(frame.data, frame)
-        side_data = dict(frame.side_data)
-        if self.dither:
-            side_data["dither"] = True
-        return dataclasses.replace(frame, data=out, side_data=side_data)
 
     # -- temporal state --------------------------------------------------------------------------
     def reset(self) -> None:

@@ -56,7 +56,6 @@ peak is never taken below the target peak: this operator compresses, it never ex
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, ClassVar, Sequence
 
 import torch
@@ -75,6 +74,7 @@ from hdrvideo.ops.stats import FrameStatistics, TemporalStatistics
 
 __all__ = [
     "DEFAULT_PEAK_NITS",
+    "DITHER_OPTION",
     "INTENSITIES",
     "NET_CURVE",
     "SOURCE_PEAKS",
@@ -283,13 +283,26 @@ TARGET_OPTIONS: tuple[Option, ...] = (
 )
 
 
+#: The option that asks the writer to dither the quantisation to the output bit depth.
+DITHER_OPTION = Option("dither", bool, False, "ask the writer to dither (side_data['dither'] = True)")
+
+
 class DisplayTarget:
-    """Mix-in for operators with :data:`TARGET_OPTIONS`: resolves the automatic levels and
-    reports the output target the writer's signalling follows."""
+    """Mix-in for operators with :data:`TARGET_OPTIONS`: resolves the automatic levels,
+    reports the output target the writer's signalling follows, and passes the
+    :data:`DITHER_OPTION` request on in ``side_data["dither"]`` (put it before
+    :class:`~hdrvideo.ops.base.Operator` in the bases)."""
 
     target: str
     peak_nits: float | None
     white_nits: float | None
+    dither: bool = False
+
+    def __call__(self, frame: Frame | torch.Tensor) -> Frame | torch.Tensor:
+        out = super().__call__(frame)  # type: ignore[misc]  (Operator.__call__: a new side_data dict)
+        if self.dither and isinstance(out, Frame):
+            out.side_data["dither"] = True
+        return out
 
     def resolve_target_levels(self) -> None:
         """Fill ``peak_nits`` / ``white_nits`` left automatic (see :data:`TARGET_OPTIONS`)."""
@@ -341,7 +354,7 @@ class Tonemap(DisplayTarget, Operator):
                choices=INTENSITIES),
         Option("desat", float, 1.0, "saturation exponent s of C' = (C/L)^s L' (Mantiuk 2009), in (0, 1]",
                minimum=0.0, maximum=1.0),
-        Option("dither", bool, False, "ask the writer to dither (side_data['dither'] = True)"),
+        DITHER_OPTION,
         Option("param", float, None, "the curve's first parameter (FFmpeg-style generic param)"),
         Option("backend", str, None, "curve=net only: network engine auto | torch | onnxruntime | tensorrt",
                choices=BACKEND_CHOICES),
@@ -446,15 +459,6 @@ class Tonemap(DisplayTarget, Operator):
             ))
         self.last_mapping = mappings
         return outputs[0] if x.dim() == 3 else torch.stack(outputs)
-
-    def __call__(self, frame: Frame | torch.Tensor) -> Frame | torch.Tensor:
-        if isinstance(frame, torch.Tensor):
-            return self.process(frame, None)
-        out = self.process(frame.data, frame)
-        side_data = dict(frame.side_data)
-        if self.dither:
-            side_data["dither"] = True
-        return dataclasses.replace(frame, data=out, side_data=side_data)
 
     # -- temporal state ---------------------------------------------------------------------------
     def reset(self) -> None:
