@@ -3,8 +3,7 @@
 :class:`NRScorer` cuts each frame into the network's 3x3 native-resolution 64x64 patches
 (:func:`hdrvideo.nn.nriqa.extract_patches`), encodes them as the shipped weights were
 trained (PU21 ``banding_glare`` / ``PU(10000)``) and runs the network through an engine
-(:func:`hdrvideo.engines.load_engine`: torch, ONNX Runtime or TensorRT), or through the
-torch module directly when the engines package is absent.
+(:func:`hdrvideo.engines.load_engine`: torch, ONNX Runtime or TensorRT).
 
 Scale: :attr:`NRScorer.scale` = ``"PU21-MS-SSIM (0..1, higher is better)"``: the predicted
 PU21-MS-SSIM (:func:`hdrvideo.quality.pu21_metrics.pu21_msssim`) of the frame against its
@@ -25,6 +24,11 @@ __all__ = ["NRScorer", "load_scorer"]
 
 SCALE = "PU21-MS-SSIM (0..1, higher is better)"
 
+#: ONNX Runtime threads for CPU scoring. One: measured per 1080p frame, 3.28 ms with one
+#: thread against 5.64 ms with two on a quiet 2-core machine, and 4.5 ms against 153 ms when
+#: other work (decoding, encoding, the pipeline) fills both cores (hdrvideo/nn/weights/nriqa.md).
+CPU_THREADS = 1
+
 
 class NRScorer:
     """Score frames with the shipped ``nriqa`` network.
@@ -32,6 +36,7 @@ class NRScorer:
     Args:
         backend: ``"auto"``, ``"torch"``, ``"onnxruntime"`` or ``"tensorrt"`` (engines).
         device: where the network runs (``"cpu"``, ``"cuda"``...).
+        threads: ONNX Runtime intra-op threads; default :data:`CPU_THREADS` on the CPU.
 
     Raises:
         InvalidInputError: the shipped weights are missing; bad backend/device names.
@@ -40,24 +45,18 @@ class NRScorer:
 
     scale: str = SCALE
 
-    def __init__(self, backend: str = "auto", device: str | torch.device = "cpu") -> None:
+    def __init__(self, backend: str = "auto", device: str | torch.device = "cpu", threads: int | None = None) -> None:
+        from hdrvideo.engines import load_engine
+
         self.device = torch.device(device)
-        net, meta = load_nriqa(WEIGHTS_PATH)
+        _, meta = load_nriqa(WEIGHTS_PATH)  # the card metadata: encoding, teacher
         self.metadata = meta
         self.encoding = meta.get("encoding", "pu21")
         self._lock = threading.Lock()
-        try:
-            from hdrvideo.engines import load_engine
-        except ImportError:
-            load_engine = None
-        if load_engine is None:
-            if backend not in ("auto", "torch"):
-                raise InvalidInputError(f"backend {backend!r} needs hdrvideo.engines, which is not available")
-            self._engine = net.to(self.device)
-            self.backend = "torch"
-        else:
-            self._engine = load_engine("nriqa", backend=backend, device=self.device)
-            self.backend = getattr(self._engine, "backend", backend)
+        if threads is None and self.device.type == "cpu":
+            threads = CPU_THREADS
+        self._engine = load_engine("nriqa", backend=backend, device=self.device, threads=threads)
+        self.backend = getattr(self._engine, "backend", backend)
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """The encoded network input ``(N, 9, 3, 64, 64)`` of frames ``(3, H, W)``/``(N, 3, H, W)``."""
