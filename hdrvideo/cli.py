@@ -425,7 +425,12 @@ def _cmd_transcode(argv: Sequence[str]) -> int:
     with warnings.catch_warnings():
         if args.quiet:
             warnings.simplefilter("ignore")
-        transcode(args.input, args.output, args.chain, progress=progress, **options)
+        report = transcode(args.input, args.output, args.chain, progress=progress, **options)
+    if report.scores and not args.quiet:
+        from hdrvideo.quality.scoring import format_summary, summarise
+
+        print("scores of the written frames (score=...):", file=sys.stderr)
+        print(format_summary({name: summarise(values) for name, values in report.scores.items()}), file=sys.stderr)
     return 0
 
 

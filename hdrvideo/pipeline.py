@@ -36,7 +36,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import torch
@@ -101,6 +101,8 @@ class PipelineReport:
             video), ``None`` without a sink.
         output_spec: the signalling written, when the caller set it (the API does).
         fused: whether the frames took the fused hot path (:func:`hdrvideo.api.transcode`).
+        scores: per-frame scores that ``score=...`` stages left in ``side_data["scores"]``,
+            metric -> one float per scored frame, in frame order (empty without a scorer).
     """
 
     frames: int
@@ -111,6 +113,7 @@ class PipelineReport:
     output: Any = None
     output_spec: ColorSpec | None = None
     fused: bool = False
+    scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- signalling
@@ -322,6 +325,7 @@ class Pipeline:
         self._progress_arg = progress
         self.frames_read = 0
         self.frames_done = 0
+        self.scores: dict[str, list[float]] = {}
         self.corrupt_seen = 0
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
@@ -446,6 +450,8 @@ class Pipeline:
                 return
             if isinstance(item, _Failure):
                 raise item.error
+            for metric, value in item.side_data.get("scores", {}).items():
+                self.scores.setdefault(metric, []).append(float(value))
             yield item
             self.frames_done += 1
             self._tokens.release()
@@ -529,6 +535,7 @@ class Pipeline:
             decode_errors=decode_errors,
             corrupt_frames=int(corrupt) if corrupt is not None else self.corrupt_seen,
             output=output,
+            scores=self.scores,
         )
 
     def _close_progress(self, progress: Progress | None, completed: bool) -> None:

@@ -197,3 +197,24 @@ def test_cli_main_score(clips, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     code = main(["score", str(clips["test"]), "--ref", str(clips["short"]), "-o", str(tmp_path / "y.csv")])
     assert code == InvalidInputError.exit_code and not (tmp_path / "y.csv").exists()
+
+
+def test_transcode_report_and_cli_summarise_score_stages(clips, tmp_path, capsys):
+    """A score stage inside a transcode: the report keeps one value per frame and metric, in
+    order, equal to what the frames carried; the CLI prints their summary on stderr."""
+    import hdrvideo
+    from hdrvideo.cli import main
+
+    ref = str(clips["ref"])
+    report = hdrvideo.transcode(clips["test"], tmp_path / "a.mkv", f"score=pu21psnr:ref={ref}", codec="ffv1")
+    frames = [f for f in Pipeline(clips["test"], f"score=pu21psnr:ref={ref}")]
+    expected = [f.side_data["scores"]["pu21psnr"] for f in frames]
+    assert list(report.scores) == ["pu21psnr"] and report.scores["pu21psnr"] == pytest.approx(expected)
+    assert len(expected) == report.frames == 6
+    assert hdrvideo.transcode(clips["test"], tmp_path / "b.mkv", "", codec="ffv1").scores == {}
+
+    assert main(["-nostats", "-i", str(clips["test"]), "-vf", f"score=pu21psnr:ref={ref}", "-c:v", "ffv1",
+                 str(tmp_path / "c.mkv")]) == 0
+    err = capsys.readouterr().err
+    row = next(line for line in err.splitlines() if line.startswith("pu21psnr"))
+    assert row.split()[1] == "6" and float(row.split()[2]) == pytest.approx(sum(expected) / 6, abs=1e-4)

@@ -51,6 +51,7 @@ __all__ = [
     "ReferenceReader",
     "Score",
     "ScoreResult",
+    "format_summary",
     "parse_metrics",
     "score_file",
     "summarise",
@@ -288,16 +289,23 @@ class ScoreResult:
 
     def format(self) -> str:
         """The summary as a small text table."""
-        head = f"{'column':<14}{'count':>7}{'mean':>11}{'min':>11}{'p5':>11}{'p50':>11}{'p95':>11}{'max':>11}"
-        lines = [f"{self.frames} frame(s) -> {self.output}", head]
-        for name, s in self.summary.items():
-            cells = "".join(f"{s[k]:>11.4f}" if s[k] is not None else f"{'-':>11}"
-                            for k in ("mean", "min", "p5", "p50", "p95", "max"))
-            extra = f"  ({s['infinite']} infinite)" if s.get("infinite") else ""
-            lines.append(f"{name:<14}{s['count']:>7}{cells}{extra}")
+        lines = [f"{self.frames} frame(s) -> {self.output}", format_summary(self.summary)]
         for name, scale in self.scale.items():
             lines.append(f"{name}: {scale}")
         return "\n".join(lines)
+
+
+def format_summary(summary: dict[str, dict[str, Any]]) -> str:
+    """Summaries of :func:`summarise` per column as a text table (count, mean, min,
+    percentiles, max)."""
+    head = f"{'column':<14}{'count':>7}{'mean':>11}{'min':>11}{'p5':>11}{'p50':>11}{'p95':>11}{'max':>11}"
+    lines = [head]
+    for name, s in summary.items():
+        cells = "".join(f"{s[k]:>11.4f}" if s[k] is not None else f"{'-':>11}"
+                        for k in ("mean", "min", "p5", "p50", "p95", "max"))
+        extra = f"  ({s['infinite']} infinite)" if s.get("infinite") else ""
+        lines.append(f"{name:<14}{s['count']:>7}{cells}{extra}")
+    return "\n".join(lines)
 
 
 def _cell(v: Any) -> str:
