@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from hdrvideo.engines import available_backends, bench_engine, list_models, load_engine
+from hdrvideo.errors import run_script
 
 
 def relative_error(actual, expected) -> float:
@@ -69,13 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """:func:`main` with hdrvideo's errors as one line on stderr and their exit code."""
-    from hdrvideo.errors import HDRVideoError
-
-    try:
-        return main(argv)
-    except HDRVideoError as error:
-        print(f"{Path(__file__).name}: error: {error}", file=sys.stderr)
-        return error.exit_code
+    return run_script(main, argv, Path(__file__).name)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import torch
 
 from hdrvideo.engines import export_onnx, list_models, load_engine, model_hash
 from hdrvideo.engines.registry import parameter_count
+from hdrvideo.errors import run_script
 
 TOLERANCE = 1e-4
 
@@ -66,13 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """:func:`main` with hdrvideo's errors as one line on stderr and their exit code."""
-    from hdrvideo.errors import HDRVideoError
-
-    try:
-        return main(argv)
-    except HDRVideoError as error:
-        print(f"{Path(__file__).name}: error: {error}", file=sys.stderr)
-        return error.exit_code
+    return run_script(main, argv, Path(__file__).name)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ non-zero exit code; the API raises them.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class HDRVideoError(Exception):
     """Base class of every error hdrvideo raises on purpose."""
@@ -53,3 +56,13 @@ class OutputError(HDRVideoError, OSError):
 
 class HDRVideoWarning(UserWarning):
     """Something a user should know that does not stop the work (mis-signalled metadata...)."""
+
+
+def run_script(main: Callable[[list[str] | None], int], argv: list[str] | None, prog: str) -> int:
+    """Run a script's ``main(argv)``: a user mistake (:class:`HDRVideoError`) becomes one line
+    ``PROG: error: ...`` on stderr and the error's exit code, never a traceback."""
+    try:
+        return main(argv)
+    except HDRVideoError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return error.exit_code

@@ -76,7 +76,7 @@ from hdrvideo.color.luminance import luminance
 from hdrvideo.color.primaries import convert_primaries
 from hdrvideo.color.sdr import eotf_inverse_BT1886
 from hdrvideo.errors import InvalidInputError
-from hdrvideo.quality.ssim import filter_valid, gaussian_window
+from hdrvideo.quality.ssim import MSSSIM_WEIGHTS, filter_valid, gaussian_window
 
 __all__ = [
     "TMQI_A",
@@ -98,9 +98,10 @@ TMQI_A = 0.8012
 TMQI_ALPHA = 0.3046
 #: Exponent of N (``Beta = 0.7088``).
 TMQI_BETA = 0.7088
-#: Number of scales (``level = 5``) and their weights (``weight``).
+#: Number of scales (``level = 5``) and their weights (``weight``: the MS-SSIM exponents of
+#: Wang et al. 2003).
 LEVELS = 5
-SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+SCALE_WEIGHTS = MSSSIM_WEIGHTS
 #: Spatial frequency before the first halving (``f = 32``), cycles per degree.
 START_FREQUENCY = 32.0
 #: Constants of the local structural fidelity (``C1 = 0.01; C2 = 10``).
