@@ -141,7 +141,10 @@ def load_rules_file(path: str | Path) -> list[Rule | str]:
         raise InputNotFoundError(f"{p}: no such rules file")
     try:
         if p.suffix.lower() == ".toml":
-            import tomllib
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10: the same parser as a package
+                import tomli as tomllib
 
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         else:
