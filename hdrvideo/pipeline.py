@@ -314,6 +314,13 @@ class Pipeline:
         if not isinstance(source, Iterable):
             raise InvalidInputError(f"source {source!r} is not iterable (expected a reader, a path or frames)")
         self.source = source
+        # Operators that read a second stream frame-synchronously (score=...:ref=FILE) read
+        # the same window of it as the source (-ss/-t): frame i is matched with frame i.
+        window = (getattr(source, "start_seconds", None), getattr(source, "duration_seconds", None))
+        for op in self.chain:
+            follow = getattr(op, "follow_source_window", None)
+            if follow is not None and window != (None, None):
+                follow(*window)
         self.sink = sink
         self.queue_size = int(queue_size)
         sink_limit = getattr(sink, "max_frames", None)

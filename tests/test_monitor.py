@@ -502,3 +502,14 @@ def test_real_files_metadata_checks(shared_data):
     assert (stream["max_cll_nits"], stream["max_fall_nits"], stream["mastering_peak_nits"]) == (1100, 180, 1000)
     assert stream["metadata_problems"] == [] and summary["frames"] == 3
     assert 0 < summary["measured_max_cll_nits"] < 1100
+
+
+def test_monitor_refuses_to_overwrite_the_jsonl_without_y(tmp_path, capsys):
+    from hdrvideo.cli import main
+    from hdrvideo.errors import OutputError
+
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text("keep me\n")
+    code = main(["monitor", str(tmp_path / "missing.ts"), "--jsonl", str(jsonl), "-q"])
+    assert code == OutputError.exit_code and jsonl.read_text() == "keep me\n"
+    assert "already exists" in capsys.readouterr().err

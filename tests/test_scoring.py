@@ -218,3 +218,15 @@ def test_transcode_report_and_cli_summarise_score_stages(clips, tmp_path, capsys
     err = capsys.readouterr().err
     row = next(line for line in err.splitlines() if line.startswith("pu21psnr"))
     assert row.split()[1] == "6" and float(row.split()[2]) == pytest.approx(sum(expected) / 6, abs=1e-4)
+
+
+def test_score_stage_reads_the_reference_over_the_same_window(clips, tmp_path):
+    """-ss inside a transcode: test frame i (after the start) meets reference frame i after the
+    same start, as `hdrvideo score -ss` does; scoring a clip against itself then gives +inf."""
+    import hdrvideo
+
+    clip = str(clips["test"])
+    report = hdrvideo.transcode(clip, tmp_path / "w.mkv", f"score=pu21psnr:ref={clip}", codec="ffv1",
+                                start_seconds=0.1)
+    assert 0 < report.frames < 6
+    assert all(math.isinf(v) for v in report.scores["pu21psnr"])

@@ -102,8 +102,9 @@ def run_monitor(args: argparse.Namespace) -> int:
         items += load_rules_file(args.rules)
     items += [parse_rule(text) for text in args.rule]
     rules = resolve_rules(items, defaults=not args.no_default_rules, known_measures=MEASURES)
-    if args.report:
-        check_output_path(args.report, overwrite=args.y)
+    for path in (args.report, args.jsonl):
+        if path and path != "-":
+            check_output_path(path, overwrite=args.y)
     if args.source == "-" and sys.stdin.isatty():
         raise InvalidInputError("monitor -: stdin is a terminal; pipe a stream into it")
     config = MonitorConfig(
@@ -185,7 +186,7 @@ def add_parser(subparsers: Any) -> None:
     m.add_argument("--metrics-port", type=_port, default=None, metavar="N", help="serve Prometheus /metrics on port N")
     m.add_argument("--metrics-addr", default="127.0.0.1", metavar="ADDR", help="address for /metrics (default 127.0.0.1)")
     m.add_argument("--report", metavar="FILE.html", help="HTML report written at the end (also after Ctrl-C)")
-    m.add_argument("-y", action="store_true", help="overwrite the report")
+    m.add_argument("-y", action="store_true", help="overwrite the report and the JSON lines file")
     m.add_argument("--duration", type=_positive(float), default=None, metavar="S", help="stop after S seconds (wall clock)")
     m.add_argument("--frames", type=_positive(int), default=None, metavar="N", help="stop after N frames")
     m.add_argument("--open-timeout", type=_positive(float), default=5.0, metavar="S", help="live: opening timeout")

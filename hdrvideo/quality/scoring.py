@@ -128,6 +128,12 @@ class ReferenceReader:
             )
         return ref.data
 
+    def set_window(self, start_seconds: float | None, duration_seconds: float | None) -> None:
+        """Read the reference over this window from now on (the test stream's ``-ss``/``-t``)."""
+        if (start_seconds, duration_seconds) != (self.start_seconds, self.duration_seconds):
+            self.start_seconds, self.duration_seconds = start_seconds, duration_seconds
+            self._open()
+
     def remaining(self) -> bool:
         """Whether the reference has a frame after the last one asked for."""
         return next(self._iterator, None) is not None
@@ -242,6 +248,12 @@ class Score(Operator):
 
     def process(self, x: torch.Tensor, frame: Frame | None = None) -> torch.Tensor:
         return x
+
+    def follow_source_window(self, start_seconds: float | None, duration_seconds: float | None) -> None:
+        """Called by :class:`~hdrvideo.pipeline.Pipeline`: read the reference over the source's
+        window, so that test frame ``i`` of ``-ss 10`` meets reference frame ``i`` after 10 s."""
+        if self._scorer.reference is not None:
+            self._scorer.reference.set_window(start_seconds, duration_seconds)
 
     def __call__(self, frame: Frame | torch.Tensor) -> Frame | torch.Tensor:
         if isinstance(frame, torch.Tensor):
