@@ -21,14 +21,16 @@ from pathlib import Path
 
 import torch
 
-from hdrvideo.engines import available_backends, bench_engine, list_models, load_engine
+from hdrvideo.engines import available_backends, bench_engine, list_models, load_engine, relative_error
 from hdrvideo.errors import run_script
 
 
-def relative_error(actual, expected) -> float:
-    actual = actual if isinstance(actual, tuple) else (actual,)
-    expected = expected if isinstance(expected, tuple) else (expected,)
-    return max(float((a.float().cpu() - e).abs().max()) / (float(e.abs().max()) or 1.0) for a, e in zip(actual, expected))
+def _batches(text: str) -> list[int]:
+    """``"1,4"`` -> ``[1, 4]``; argparse turns the ValueError into a usage error."""
+    sizes = [int(b) for b in text.split(",")]
+    if not sizes or min(sizes) < 1:
+        raise ValueError(text)
+    return sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fp32", action="store_true")
     parser.add_argument("--models", default="")
     parser.add_argument("--bench", action="store_true")
-    parser.add_argument("--batch", default="1,4")
+    parser.add_argument("--batch", type=_batches, default=_batches("1,4"), help="batch sizes, e.g. 1,4")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
     wanted = {m for m in args.models.split(",") if m}
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.bench:
             continue
         backends = [b for b in available_backends(args.device) if b != "tensorrt"]
-        for batch in (int(b) for b in args.batch.split(",")):
+        for batch in args.batch:
             inputs = spec.example_inputs(batch)
             reference = load_engine(spec, "torch")(*inputs)
             on_device = tuple(t.to(engine.device) for t in inputs)

@@ -18,21 +18,13 @@ from pathlib import Path
 
 import torch
 
-from hdrvideo.engines import export_onnx, list_models, load_engine, model_hash
+from hdrvideo.engines import export_onnx, list_models, model_hash, relative_error
+from hdrvideo.engines.onnxruntime_backend import OnnxRuntimeEngine
 from hdrvideo.engines.registry import parameter_count
+from hdrvideo.engines.torch_backend import TorchEngine
 from hdrvideo.errors import run_script
 
 TOLERANCE = 1e-4
-
-
-def relative_error(actual, expected) -> float:
-    actual = actual if isinstance(actual, tuple) else (actual,)
-    expected = expected if isinstance(expected, tuple) else (expected,)
-    worst = 0.0
-    for a, e in zip(actual, expected):
-        scale = float(e.abs().max()) or 1.0
-        worst = max(worst, float((a - e).abs().max()) / scale)
-    return worst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         path = export_onnx(spec, args.output / f"{spec.name}.onnx", opset=args.opset, module=module)
         seconds = time.perf_counter() - start
         inputs = spec.example_inputs(2)
-        ort = load_engine(spec, "onnxruntime", threads=args.threads)
-        error = relative_error(ort(*inputs), load_engine(spec, "torch")(*inputs))
+        cpu = torch.device("cpu")
+        ort = OnnxRuntimeEngine(spec, cpu, threads=args.threads, onnx_path=path)  # the file just written
+        error = relative_error(ort(*inputs), TorchEngine(spec, cpu, module=module)(*inputs))
         failed |= error > TOLERANCE
         print(f"{spec.name:<12} {parameter_count(module):>10,} {model_hash(spec, module)[:12]:<12} "
               f"{path.stat().st_size / 1e6:>7.2f} {seconds:>8.2f} {error:>11.2e}")

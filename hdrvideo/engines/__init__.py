@@ -5,7 +5,7 @@ the model registry, and ``engines/README.md`` for the build side and the cache l
 """
 
 from hdrvideo.engines.base import BACKEND_CHOICES, BACKENDS, Engine, available_backends, backend_status, load_engine
-from hdrvideo.engines.bench import BenchResult, bench_engine
+from hdrvideo.engines.bench import BenchResult, bench_engine, relative_error
 from hdrvideo.engines.cache import default_cache_dir
 from hdrvideo.engines.onnx_export import cached_onnx, check_onnx, export_onnx
 from hdrvideo.engines.registry import ModelSpec, get_model, list_models, model_hash, register_model
@@ -28,4 +28,5 @@ __all__ = [
     "load_engine",
     "model_hash",
     "register_model",
+    "relative_error",
 ]

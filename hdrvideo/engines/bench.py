@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -74,3 +75,12 @@ def bench_engine(engine: Engine, inputs: tuple[torch.Tensor, ...] | None = None,
         min_ms=min(times),
         max_ms=max(times),
     )
+
+
+def relative_error(actual: Any, expected: Any) -> float:
+    """Largest ``max |a - e| / max |e|`` over the outputs (tensors or tuples of tensors):
+    how far one backend's outputs are from another's (the reference ``expected``)."""
+    actual = actual if isinstance(actual, tuple) else (actual,)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    return max(float((a.float().cpu() - e.float().cpu()).abs().max()) / (float(e.abs().max()) or 1.0)
+               for a, e in zip(actual, expected))

@@ -188,10 +188,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     inputs = tuple(spec.example_inputs(args.batch))
     if args.size:
         height, width = _parse_size(args.size)
-        inputs = tuple(
-            torch.nn.functional.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)
-            if t.dim() == 4 else t for t in inputs
-        )
+        resized = []
+        for name, t in zip(spec.input_names, inputs):
+            dynamic = spec.dynamic_axes.get(name, {})
+            if t.dim() != 4 or not {2, 3} <= set(dynamic):
+                raise InvalidInputError(f"model {spec.name}: input {name!r} {tuple(t.shape)} has no dynamic "
+                                        "height and width: --size does not apply")
+            resized.append(torch.nn.functional.interpolate(t, size=(height, width), mode="bilinear",
+                                                           align_corners=False))
+        inputs = tuple(resized)
     inputs = tuple(t.to(engine.device) for t in inputs)
     result = bench_engine(engine, inputs, runs=args.runs, warmup=args.warmup)
     if args.json:

@@ -57,7 +57,7 @@ import torch.nn.functional as F
 from hdrvideo.color.pq import eotf_ST2084, eotf_inverse_ST2084
 from hdrvideo.color.pu21 import pu21_encode
 from hdrvideo.color.sdr import eotf_inverse_sRGB
-from hdrvideo.errors import InvalidInputError
+from hdrvideo.errors import InputNotFoundError, InvalidInputError
 
 __all__ = [
     "CONFIGS",
@@ -213,18 +213,16 @@ def load_nriqa(path: str | Path | None = None) -> tuple[NRIQANet, dict[str, str]
     """The network with the shipped (or given) weights, in eval mode, and their metadata.
 
     Raises:
-        InvalidInputError: the weights file is missing.
+        InputNotFoundError: the weights file is missing (the message says how to train them).
+        InvalidInputError: not a safetensors file, or tensors that do not fit the network.
     """
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    from hdrvideo.nn.training import load_weights
 
     path = Path(path) if path is not None else WEIGHTS_PATH
-    if not path.exists():
-        raise InvalidInputError(f"nriqa weights not found at {path} (train them: hdrvideo train nriqa --out DIR)")
+    if not path.is_file():
+        raise InputNotFoundError(f"nriqa weights not found at {path} (train them: hdrvideo train nriqa --out DIR)")
     net = NRIQANet()
-    net.load_state_dict(load_file(str(path)))
-    with safe_open(str(path), "pt") as f:
-        meta = dict(f.metadata() or {})
+    meta = load_weights(net, path)
     return net.eval(), meta
 
 
