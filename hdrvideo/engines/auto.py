@@ -21,7 +21,8 @@ import torch
 
 from hdrvideo.engines.base import Engine, backend_status
 from hdrvideo.engines.bench import bench_engine
-from hdrvideo.engines.cache import key_lock, resolve_cache_dir, slug, write_bytes_atomic
+from hdrvideo.engines.cache import key_lock, resolve_cache_dir, slug
+from hdrvideo.io.atomic import write_bytes_atomic
 from hdrvideo.engines.registry import ModelSpec, model_hash
 
 #: Timed calls per backend in the measurement (after WARMUP calls).

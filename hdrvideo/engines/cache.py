@@ -21,7 +21,6 @@ import threading
 from pathlib import Path
 
 from hdrvideo.errors import OutputError
-from hdrvideo.io.atomic import atomic_output
 
 #: Environment variable that overrides the cache folder.
 CACHE_ENV = "HDRVIDEO_CACHE"
@@ -63,16 +62,3 @@ def key_lock(path: Path) -> threading.Lock:
     """One lock per cache file, so threads of one process build a key once."""
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(str(path), threading.Lock())
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary name and a rename (replaces ``path``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic_output(path, overwrite=True) as temporary:
-            temporary.write_bytes(data)
-    except OSError as error:
-        if isinstance(error, OutputError):
-            raise
-        raise OutputError(f"{path}: cannot write ({error.strerror or error})") from None
-    return path

@@ -42,7 +42,8 @@ import numpy as np
 import torch
 
 from hdrvideo.engines.base import INSTALL_HINTS, Engine
-from hdrvideo.engines.cache import key_lock, resolve_cache_dir, slug, write_bytes_atomic
+from hdrvideo.engines.cache import key_lock, resolve_cache_dir, slug
+from hdrvideo.io.atomic import write_bytes_atomic
 from hdrvideo.engines.onnx_export import cached_onnx
 from hdrvideo.engines.registry import ModelSpec, ShapeProfile, model_hash
 from hdrvideo.errors import InvalidInputError, UnsupportedError

@@ -51,3 +51,23 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` (creating its folder) through a temporary name and a rename;
+    replaces ``path``. Raises :class:`OutputError` when it cannot be written."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path, overwrite=True) as temporary:
+            temporary.write_bytes(data)
+    except OSError as error:
+        if isinstance(error, OutputError):
+            raise
+        raise OutputError(f"{path}: cannot write ({error.strerror or error})") from None
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """:func:`write_bytes_atomic` of UTF-8 text (JSON records, run summaries)."""
+    return write_bytes_atomic(path, text.encode("utf-8"))

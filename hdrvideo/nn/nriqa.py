@@ -58,6 +58,7 @@ from hdrvideo.color.pq import eotf_ST2084, eotf_inverse_ST2084
 from hdrvideo.color.pu21 import pu21_encode
 from hdrvideo.color.sdr import eotf_inverse_sRGB
 from hdrvideo.errors import InputNotFoundError, InvalidInputError
+from hdrvideo.io.atomic import write_text_atomic
 
 __all__ = [
     "CONFIGS",
@@ -415,7 +416,7 @@ def build_dataset(out_dir: Path, seed: int = 0) -> dict[str, Split]:
     }
     splits = {}
     for name, make in plan.items():
-        path = cache / f"{name}.npz"
+        path = cache / f"{name}-seed{seed}.npz"
         if not path.exists():
             refs, levels = make()
             _save_split(path, build_split(refs, levels, seed, name))
@@ -558,8 +559,10 @@ def train(
         path = runs / f"{cfg.name}.safetensors"
         meta_path = runs / f"{cfg.name}.json"
         if resume and path.exists() and meta_path.exists():
-            results[cfg.name] = json.loads(meta_path.read_text())
-            continue
+            row = json.loads(meta_path.read_text())
+            if row.get("steps") == steps:  # a finished row of this run; other steps: train again
+                results[cfg.name] = row
+                continue
         seed_everything(seed)
         rng = np.random.default_rng(seed)
         net = NRIQANet()
@@ -582,7 +585,7 @@ def train(
                "coral_weight": cfg.coral_weight, "steps": steps, "srocc": srocc, "plcc": plcc,
                "seconds": round(time.time() - t0, 1)}
         save_weights(net, path, metadata={k: str(v) for k, v in row.items()})
-        meta_path.write_text(json.dumps(row, indent=1))
+        write_text_atomic(meta_path, json.dumps(row, indent=1))
         results[cfg.name] = row
         print(f"{cfg.name}: SROCC {srocc:.4f} PLCC {plcc:.4f}")
     if only is not None:  # a partial run (rows trained in parallel processes): no final weights
@@ -593,7 +596,7 @@ def train(
     load_weights(net, runs / f"{best['config']}.safetensors")
     metadata = {k: str(v) for k, v in best.items()} | {"teacher": "pu21_msssim", "seed": str(seed)}
     save_weights(net, final, metadata=metadata)
-    (out_dir / "ablation.json").write_text(json.dumps(results, indent=1))
+    write_text_atomic(out_dir / "ablation.json", json.dumps(results, indent=1))
     write_model_card(
         out_dir / "nriqa.md",
         ModelCard(

@@ -49,6 +49,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from hdrvideo.io.atomic import write_text_atomic
 from hdrvideo.ops.tmnet import GRID_BINS, INPUT_SIZE, SPAN_STOPS
 
 __all__ = [
@@ -189,7 +190,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     # 512 px crops to 256 px and learnt nothing that helped at full resolution).
     "crop": 384,
     "size": 384,
-    "pool": 160,  # distinct views, drawn once and cached (out_dir/pool-seed<seed>.pt)
+    "pool": 160,  # distinct views, drawn once and cached (out_dir/pool-<recipe>-seed<seed>-...pt)
     "lr": 2e-3,
     "alpha": 0.9,  # Eilertsen et al. 2019: weight of the task loss (useful range 0.85-0.95)
     "procedural_fraction": 0.2,
@@ -238,7 +239,10 @@ def _pool(cfg: dict[str, Any], seed: int, out_dir: Path) -> torch.Tensor:
     from hdrvideo.io.atomic import atomic_output
     from hdrvideo.nn.data import HDRPatchDataset
 
-    path = out_dir / f"pool-seed{seed}.pt"
+    # The name carries everything the pool depends on: an out_dir from another recipe or
+    # another pool configuration never feeds this one stale crops.
+    path = out_dir / (f"pool-{RECIPE_VERSION}-seed{seed}-crop{cfg['crop']}-n{cfg['pool']}"
+                      f"-proc{cfg['procedural_fraction']:g}-peak{cfg['peak_nits']:g}.pt")
     if path.is_file():
         return torch.load(path, weights_only=True)
     data = HDRPatchDataset(
@@ -312,7 +316,7 @@ def train(out_dir: Path, *, steps: int | None = None, seed: int = 0, resume: boo
                "start_step": result.start_step, "loop_seconds_this_call": round(result.wall_time_seconds, 1),
                "wall_seconds_this_call": round(time.monotonic() - started, 1),
                "pool_views": int(pool.shape[0])}
-    (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
     tmqis = [t for t in result.extra.get("tmqi", []) if t is not None]
     save_weights(model, path, metadata={
         "recipe": RECIPE_VERSION,
