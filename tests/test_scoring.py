@@ -16,7 +16,7 @@ from hdrvideo.io.video_reader import VideoReader
 from hdrvideo.ops.base import get_operator, parse_chain
 from hdrvideo.pipeline import Pipeline
 from hdrvideo.quality import pu21_metrics
-from hdrvideo.quality.monitor.measures import frame_light_level
+from hdrvideo.quality.measures import frame_light_level
 from hdrvideo.quality.scoring import METRICS, FrameScorer, Score, parse_metrics, score_file, summarise
 from tests.media import HDR10_X265, encode_clip
 

@@ -42,7 +42,7 @@ from hdrvideo.errors import InvalidInputError, OutputError, UnsupportedError
 from hdrvideo.frame import Frame
 from hdrvideo.io.atomic import atomic_output, check_output_path
 from hdrvideo.ops.base import Operator, Option, register
-from hdrvideo.quality.monitor.measures import frame_light_level
+from hdrvideo.quality.measures import frame_light_level
 
 __all__ = [
     "FULL_REFERENCE",

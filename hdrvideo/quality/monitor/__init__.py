@@ -2,7 +2,7 @@
 
 Rooms, one job each:
 
-- :mod:`~hdrvideo.quality.monitor.measures`: per-frame measures (light level against the
+- :mod:`~hdrvideo.quality.measures`: per-frame measures (light level against the
   signalled MaxCLL/MaxFALL/mastering peak, gamut, clipping, black, frozen, flicker);
 - :mod:`~hdrvideo.quality.monitor.rules`: thresholds with hold times, raise/clear events;
 - :mod:`~hdrvideo.quality.monitor.source`: the decoding thread (files, growing files,
@@ -12,7 +12,7 @@ Rooms, one job each:
 - :mod:`~hdrvideo.quality.monitor.runner`: :class:`Monitor`, which ties them together.
 """
 
-from hdrvideo.quality.monitor.measures import (
+from hdrvideo.quality.measures import (
     FrameMeasurer,
     Signalled,
     clipped_percent,

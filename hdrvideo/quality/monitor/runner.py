@@ -36,7 +36,7 @@ from hdrvideo.errors import HDRVideoError, UnsupportedError
 from hdrvideo.io.colorspec import ColorSpec
 from hdrvideo.io.convert import frame_to_working
 from hdrvideo.io.metadata import frame_side_data, validate_content_light_level, validate_mastering_display
-from hdrvideo.quality.monitor.measures import FrameMeasurer, Signalled
+from hdrvideo.quality.measures import FrameMeasurer, Signalled
 from hdrvideo.quality.monitor.outputs import JsonLines, PrometheusExporter, Webhook
 from hdrvideo.quality.monitor.report import ReportData, write_report
 from hdrvideo.quality.monitor.rules import DEFAULT_RULES, AlertEvent, Rule, RuleEngine
@@ -44,7 +44,7 @@ from hdrvideo.quality.monitor.source import StreamDecoder, is_network
 
 __all__ = ["MAX_NR_EVERY", "MEASURES", "Monitor", "MonitorConfig", "load_nr_scorer", "stream_record"]
 
-#: The per-frame measures rules can use (see :mod:`hdrvideo.quality.monitor.measures`),
+#: The per-frame measures rules can use (see :mod:`hdrvideo.quality.measures`),
 #: plus ``nr_score`` and ``lag_seconds``.
 MEASURES: tuple[str, ...] = (*FrameMeasurer.KEYS, "nr_score", "lag_seconds")
 #: The most frames between two NR scores when behind real time.

@@ -39,10 +39,12 @@ from typing import Any
 
 import torch
 
-from hdrvideo.color.luminance import luminance_weights
+from hdrvideo.color.luminance import luminance
 from hdrvideo.color.pq import eotf_inverse_ST2084
 from hdrvideo.color.primaries import rgb_to_rgb_matrix
 from hdrvideo.errors import InvalidInputError
+from hdrvideo.ops.stats import subsample_grid
+from hdrvideo.quality.flicker import FLOOR_NITS, second_difference
 
 __all__ = [
     "GAMUT_TOLERANCE",
@@ -62,8 +64,6 @@ GAMUT_TOLERANCE = 0.01
 GAMUT_FLOOR_NITS = 0.05
 #: A pixel is clipped when max(R, G, B) reaches this fraction of the peak.
 CLIP_FRACTION_OF_PEAK = 0.99
-#: Mean luminance below this counts as this (cd/m²) in log2, as in :mod:`hdrvideo.quality.flicker`.
-FLOOR_NITS = 1e-4
 #: ST 2086's lowest max display mastering luminance (cd/m²); below it the peak is not used.
 MASTERING_PEAK_FLOOR_NITS = 5.0
 #: Grid step of the frozen-frame comparison (centre pixel of each cell).
@@ -93,26 +93,25 @@ def frame_light_level(x: torch.Tensor) -> tuple[float, float]:
     maximum over the frame, FALL its mean. The stream's MaxCLL/MaxFALL are the maxima of
     these over all frames.
     """
-    m = _max_rgb(_check(x))
-    return float(m.max()), float(m.mean())
+    return _light_level(_max_rgb(_check(x)))
 
 
-_WEIGHTS: torch.Tensor | None = None
+def _light_level(max_rgb: torch.Tensor) -> tuple[float, float]:
+    return float(max_rgb.max()), float(max_rgb.mean())
 
 
 def _luminance(x: torch.Tensor) -> torch.Tensor:
-    """BT.2020 luminance ``(*, H, W)`` with the weights of :func:`hdrvideo.color.luminance.luminance`."""
-    global _WEIGHTS
-    if _WEIGHTS is None:
-        _WEIGHTS = luminance_weights("bt2020").float()
-    w = _WEIGHTS.to(x.device)
-    return w[0] * x[..., 0, :, :] + w[1] * x[..., 1, :, :] + w[2] * x[..., 2, :, :]
+    """BT.2020 luminance ``(*, H, W)`` (:func:`hdrvideo.color.luminance.luminance`)."""
+    return luminance(x, "bt2020")[..., 0, :, :]
 
 
 def mean_luminance(x: torch.Tensor) -> float:
     """Mean luminance Y (BT.2020 weights, negative counts as 0), cd/m²."""
-    y = _luminance(_check(x)).clamp(min=0.0)
-    return float(y.mean())
+    return _mean_nits(_check(x))
+
+
+def _mean_nits(x: torch.Tensor) -> float:
+    return float(_luminance(x).clamp(min=0.0).mean())
 
 
 _TO_709: torch.Tensor | None = None
@@ -146,16 +145,16 @@ def clipped_percent(x: torch.Tensor, peak_nits: float) -> float:
     """Percentage of pixels whose max(R, G, B) is at least 99 % of ``peak_nits`` (cd/m²)."""
     if not peak_nits > 0:
         raise InvalidInputError(f"peak_nits must be positive, got {peak_nits}")
-    m = _max_rgb(_check(x))
-    return 100.0 * int((m >= CLIP_FRACTION_OF_PEAK * peak_nits).sum()) / m.numel()
+    return _clipped(_max_rgb(_check(x)), peak_nits)
+
+
+def _clipped(max_rgb: torch.Tensor, peak_nits: float) -> float:
+    return 100.0 * int((max_rgb >= CLIP_FRACTION_OF_PEAK * peak_nits).sum()) / max_rgb.numel()
 
 
 def _pq_luma(x: torch.Tensor, step: int) -> torch.Tensor:
     """PQ code values of the luminance of ``x`` (already checked), on every ``step``-th pixel."""
-    if step > 1:
-        h, w = x.shape[-2], x.shape[-1]
-        x = x[..., min(step // 2, h - 1) :: step, min(step // 2, w - 1) :: step]
-    y = _luminance(x).clamp(0.0, 10000.0)
+    y = _luminance(subsample_grid(x, step)).clamp(0.0, 10000.0)
     return eotf_inverse_ST2084(y)
 
 
@@ -237,8 +236,8 @@ class FrameMeasurer:
         """Measures of one ``(3, H, W)`` working-space frame (cd/m²)."""
         x = _check(x)
         mx = _max_rgb(x)
-        max_cll, fall = float(mx.max()), float(mx.mean())
-        mean = float(_luminance(x).clamp(min=0.0).mean())
+        max_cll, fall = _light_level(mx)
+        mean = _mean_nits(x)
         pq = _pq_luma(x, FROZEN_GRID_STEP)
         frozen = None if self._previous_pq is None else frozen_difference(self._previous_pq, pq)
         self._previous_pq = pq
@@ -247,16 +246,14 @@ class FrameMeasurer:
         self._logs.append(log_mean)
         rms = None
         if len(self._logs) >= 3:
-            values = list(self._logs)
-            second = [values[i + 1] - 2 * values[i] + values[i - 1] for i in range(1, len(values) - 1)]
-            rms = math.sqrt(sum(d * d for d in second) / len(second))
+            rms = float(second_difference(list(self._logs)).square().mean().sqrt())
         s = self.signalled
         return {
             "max_cll_nits": max_cll,
             "fall_nits": fall,
             "mean_nits": mean,
             "gamut_pct": _gamut(x, self.gamut_tolerance),
-            "clipped_pct": 100.0 * int((mx >= CLIP_FRACTION_OF_PEAK * s.peak_nits).sum()) / mx.numel(),
+            "clipped_pct": _clipped(mx, s.peak_nits),
             "frozen_diff": frozen,
             "flicker_stops": flicker,
             "flicker_rms_stops": rms,
