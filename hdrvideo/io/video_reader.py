@@ -188,21 +188,9 @@ class VideoReader:
     def _make_info(self, first: av.VideoFrame, override: dict[str, Any], sdr_white_nits: float, hlg_peak: float) -> StreamInfo:
         stream, cc, container = self._stream, self._stream.codec_context, self._container
         pix_fmt = first.format.name
-        descriptor = av.VideoFormat(pix_fmt)
-        bit_depth = max(c.bits for c in descriptor.components)
-        signalled = {
-            "color_primaries": _code(first.color_primaries, cc.color_primaries),
-            "color_trc": _code(first.color_trc, cc.color_trc),
-            "colorspace": _code(first.colorspace, cc.colorspace),
-            "color_range": _code(first.color_range, cc.color_range),
-        }
-        spec = ColorSpec.from_codes(
-            **signalled,
-            bit_depth=bit_depth if bit_depth in (8, 10, 12, 16) else 16,
-            is_rgb=descriptor.is_rgb,
-            sdr_white_nits=sdr_white_nits,
-            hlg_display_peak_nits=hlg_peak,
-        )
+        bit_depth = max(c.bits for c in first.format.components)
+        signalled = signalled_codes(first, cc)
+        spec = spec_from_frame(first, cc, sdr_white_nits=sdr_white_nits, hlg_display_peak_nits=hlg_peak)
         problems: list[str] = []
         if not spec.signalled and not override:
             missing = [k for k, v in signalled.items() if v in (None, 0, 2) and k != "colorspace"]
@@ -406,6 +394,24 @@ def _code(frame_value: Any, stream_value: Any) -> int | None:
         if value is not None:
             return int(value)
     return None
+
+
+def signalled_codes(vf: av.VideoFrame, codec_context: Any = None) -> dict[str, int | None]:
+    """The H.273 code points of a decoded frame (``color_primaries``, ``color_trc``,
+    ``colorspace``, ``color_range``), each the frame's when it says anything, else the
+    stream's codec context's (``codec_context=None``: the frame's only)."""
+    keys = ("color_primaries", "color_trc", "colorspace", "color_range")
+    return {k: _code(getattr(vf, k), getattr(codec_context, k, None)) for k in keys}
+
+
+def spec_from_frame(vf: av.VideoFrame, codec_context: Any = None, **levels: Any) -> ColorSpec:
+    """The :class:`ColorSpec` a decoded frame signals (:func:`signalled_codes`, its pixel
+    format's bit depth and RGB-ness); ``levels``: ``sdr_white_nits``, ``hlg_display_peak_nits``."""
+    descriptor = vf.format
+    bit_depth = max(c.bits for c in descriptor.components)
+    return ColorSpec.from_codes(**signalled_codes(vf, codec_context),
+                                bit_depth=bit_depth if bit_depth in (8, 10, 12, 16) else 16,
+                                is_rgb=descriptor.is_rgb, **levels)
 
 
 def read_video(path: str | os.PathLike[str], **kwargs: Any) -> Iterator[Frame]:

@@ -36,6 +36,7 @@ from hdrvideo.errors import HDRVideoError, UnsupportedError
 from hdrvideo.io.colorspec import ColorSpec
 from hdrvideo.io.convert import frame_to_working
 from hdrvideo.io.metadata import frame_side_data, validate_content_light_level, validate_mastering_display
+from hdrvideo.io.video_reader import spec_from_frame
 from hdrvideo.quality.measures import FrameMeasurer, Signalled
 from hdrvideo.quality.monitor.outputs import JsonLines, PrometheusExporter, Webhook
 from hdrvideo.quality.monitor.report import ReportData, write_report
@@ -116,26 +117,6 @@ def load_nr_scorer(required: bool | None, backend: str = "auto", device: str = "
         if required:
             raise
         return None, f"NR scoring unavailable ({error})"
-
-
-def _code(frame_value: Any, stream_value: Any) -> int | None:
-    for value in (frame_value, stream_value):
-        if value is not None and int(value) not in (0, 2):
-            return int(value)
-    return None
-
-
-def _spec_for(vf: av.VideoFrame, stream_cc: Any = None) -> ColorSpec:
-    descriptor = vf.format
-    bits = max(c.bits for c in descriptor.components)
-    return ColorSpec.from_codes(
-        color_primaries=_code(vf.color_primaries, getattr(stream_cc, "color_primaries", None)),
-        color_trc=_code(vf.color_trc, getattr(stream_cc, "color_trc", None)),
-        colorspace=_code(vf.colorspace, getattr(stream_cc, "colorspace", None)),
-        color_range=_code(vf.color_range, getattr(stream_cc, "color_range", None)),
-        bit_depth=bits if bits in (8, 10, 12, 16) else 16,
-        is_rgb=descriptor.is_rgb,
-    )
 
 
 def stream_record(connection: int, vf: av.VideoFrame, spec: ColorSpec, side: dict[str, Any],
@@ -281,7 +262,7 @@ class Monitor:
         rate = (self._descriptions.get(connection) or {}).get("rate")
         if rate:
             self._frame_seconds = 1.0 / rate
-        self._spec = _spec_for(vf)
+        self._spec = spec_from_frame(vf)
         self._last_check = self._offset
         self._apply_metadata(vf, frame_side_data(vf))
         self.rules.reset()
