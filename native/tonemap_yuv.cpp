@@ -21,6 +21,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "kernel_common.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -53,6 +55,8 @@ namespace py = pybind11;
 #endif
 
 namespace {
+
+using namespace hdrv_common;  // Table, lookup, check_table, clamp01, lowbias32, tpdf_noise
 
 // Layout of the float32 coefficient vector; must match ``COEFFICIENTS`` in hdrvideo/ops/fused.py.
 enum Coeff : int {
@@ -87,44 +91,9 @@ constexpr int kBayer8[64] = {
     63, 31, 55, 23, 61, 29, 53, 21,
 };
 
-// Chris Wellons' "lowbias32" integer hash (public domain), the TPDF noise source.
-HDRV_INLINE uint32_t lowbias32(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352dU;
-    x ^= x >> 15;
-    x *= 0x846ca68bU;
-    x ^= x >> 16;
-    return x;
-}
-
-// Triangular noise in (-1, 1) code values for sample ``index`` of the frame.
-HDRV_INLINE float tpdf_noise(uint32_t key, uint32_t index) {
-    const uint32_t h = lowbias32(index ^ key);
-    const float u1 = (float)(h & 0xffffU) * (1.0f / 65536.0f);
-    const float u2 = (float)(h >> 16) * (1.0f / 65536.0f);
-    return u1 - u2;
-}
-
 HDRV_INLINE float ordered_noise(uint32_t x, uint32_t y) {
     const int b = kBayer8[(y & 7U) * 8U + (x & 7U)];
     return (float)(2 * b + 1) * (1.0f / 128.0f) - 0.5f;
-}
-
-HDRV_INLINE float clamp01(float x) { return std::min(std::max(x, 0.0f), 1.0f); }
-
-struct Table {
-    const float* data;  // (n, 2): value, slope
-    int n;
-    float fn;
-};
-
-// x must lie in [0, 1].
-HDRV_INLINE float lookup(const Table& t, float x) {
-    const float p = x * t.fn;
-    int i = (int)p;
-    i = i < t.n - 1 ? i : t.n - 1;
-    const float f = p - (float)i;
-    return t.data[2 * i] + f * t.data[2 * i + 1];
 }
 
 struct Job {
@@ -605,12 +574,6 @@ void check_plane(const py::array& a, const char* name, int h, int w, py::dtype d
         throw py::value_error(std::string(name) + ": rows must be contiguous with a positive row stride");
 }
 
-Table check_table(const py::array_t<float, py::array::c_style | py::array::forcecast>& t, const char* name) {
-    if (t.ndim() != 2 || t.shape(1) != 2 || t.shape(0) < 1)
-        throw py::value_error(std::string(name) + ": expected an (n, 2) float32 table");
-    return Table{t.data(), (int)t.shape(0), (float)t.shape(0)};
-}
-
 void tonemap_yuv420(py::array y, py::array u, py::array v, py::array y_out, py::array u_out, py::array v_out,
                     py::array_t<float, py::array::c_style | py::array::forcecast> eotf,
                     py::array_t<float, py::array::c_style | py::array::forcecast> curve,
@@ -771,12 +734,15 @@ py::dict build_info() {
 
 }  // namespace
 
-// Defined in native/tmnet_apply.cpp: the full-resolution step of tonemap=curve=net.
+// Defined in native/tmnet_apply.cpp (the full-resolution step of tonemap=curve=net) and
+// native/convert_yuv.cpp (Y'CbCr planes <-> linear light, hdrvideo/io/native_convert.py).
 void register_tmnet_apply(py::module_& m);
+void register_convert_yuv(py::module_& m);
 
 PYBIND11_MODULE(_native, m) {
     m.doc() = "hdrvideo native CPU kernels: fused 4:2:0 tone mapping (hdrvideo/ops/fused.py) and "
-              "the tonemap=curve=net full-resolution step (hdrvideo/ops/tmnet.py)";
+              "the tonemap=curve=net full-resolution step (hdrvideo/ops/tmnet.py), Y'CbCr <-> linear light "
+              "(hdrvideo/io/native_convert.py)";
     m.def("tonemap_yuv420", &tonemap_yuv420, py::arg("y"), py::arg("u"), py::arg("v"), py::arg("y_out"),
           py::arg("u_out"), py::arg("v_out"), py::arg("eotf"), py::arg("curve"), py::arg("oetf"),
           py::arg("coefficients"), py::arg("luminance"), py::arg("oetf_root"), py::arg("dither"), py::arg("seed"),
@@ -789,4 +755,5 @@ PYBIND11_MODULE(_native, m) {
           "Linear light of sampled pixels of 4:2:0 planes (bilinear chroma, EOTF table), for statistics.");
     m.def("build_info", &build_info, "How the module was built: OpenMP, thread count, AVX2 clone.");
     register_tmnet_apply(m);
+    register_convert_yuv(m);
 }

@@ -41,6 +41,7 @@ from hdrvideo.errors import InvalidInputError
 __all__ = [
     "RANGES",
     "YCBCR_WEIGHTS",
+    "code_scales",
     "codes_to_rgb",
     "codes_to_ycbcr",
     "rgb_to_codes",
@@ -124,19 +125,22 @@ def _check_bits_range(bits: int, range: str) -> int:
     return int(bits)
 
 
-def _ycbcr_scale_offset(bits: int, range: str, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel ``code = scale * value + offset``, shaped ``(3, 1, 1)``."""
+def code_scales(bits: int, range: str) -> tuple[float, float, float, float]:
+    """``(Y' scale, Y' offset, C scale, C offset)`` of ``code = value * scale + offset``
+    (ITU-R BT.2100-2 Table 9), for ``bits`` 8-16 and ``range`` ``"limited"`` or ``"full"``."""
     bits = _check_bits_range(bits, range)
     if range == "limited":
         k = 2 ** (bits - 8)
-        scale = [219 * k, 224 * k, 224 * k]
-        offset = [16 * k, 128 * k, 128 * k]
-    else:
-        top = 2**bits - 1
-        scale = [top, top, top]
-        offset = [0, 2 ** (bits - 1), 2 ** (bits - 1)]
+        return 219.0 * k, 16.0 * k, 224.0 * k, 128.0 * k
+    top = float(2**bits - 1)
+    return top, 0.0, top, float(2 ** (bits - 1))
+
+
+def _ycbcr_scale_offset(bits: int, range: str, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel ``code = scale * value + offset``, shaped ``(3, 1, 1)``."""
+    ys, yo, cs, co = code_scales(bits, range)
     kw = {"dtype": like.dtype, "device": like.device}
-    return torch.tensor(scale, **kw).view(3, 1, 1), torch.tensor(offset, **kw).view(3, 1, 1)
+    return torch.tensor([ys, cs, cs], **kw).view(3, 1, 1), torch.tensor([yo, co, co], **kw).view(3, 1, 1)
 
 
 def _rgb_scale_offset(bits: int, range: str) -> tuple[float, float]:

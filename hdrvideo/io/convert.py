@@ -33,7 +33,10 @@ from hdrvideo.color.ycbcr import (
     ycbcr_to_rgb,
 )
 from hdrvideo.errors import InvalidInputError, UnsupportedError
+from hdrvideo.io.chroma import downsample_chroma, upsample_chroma
+from hdrvideo.io import native_convert
 from hdrvideo.io.colorspec import ColorSpec
+from hdrvideo.io.dither import lowbias32, quantise
 
 #: Planar formats read and written directly: name -> (family, bits, log2 chroma w, log2 chroma h).
 #: family "yuv" has planes Y, Cb, Cr; "gbr" has planes G, B, R; "gray" has Y only.
@@ -121,53 +124,6 @@ def planes_to_frame(planes: list[np.ndarray], pix_fmt: str) -> av.VideoFrame:
     return vf
 
 
-# -- chroma resampling ---------------------------------------------------------------------
-def _linear_positions(out_size: int, in_size: int, factor: int, offset: float, device: torch.device):
-    """Indices and weights for linear interpolation of ``in_size`` samples to ``out_size``.
-
-    Sample ``i`` of the subsampled plane sits at full-resolution position ``factor·i + offset``.
-    """
-    x = torch.arange(out_size, device=device, dtype=torch.float32)
-    s = ((x - offset) / factor).clamp(0, in_size - 1)
-    i0 = s.floor().long()
-    i1 = (i0 + 1).clamp(max=in_size - 1)
-    w1 = s - i0
-    return i0, i1, w1
-
-
-def upsample_chroma(chroma: torch.Tensor, height: int, width: int, sub_w: int, sub_h: int) -> torch.Tensor:
-    """Bilinear chroma up-sampling ``(2, h, w) -> (2, H, W)`` honouring chroma siting.
-
-    4:2:0 and 4:2:2 chroma is co-sited with even luma columns ("left", the H.273 default for
-    BT.2020/BT.709 video) and, for 4:2:0, centred between luma rows.
-    """
-    out = chroma
-    if sub_w:
-        i0, i1, w1 = _linear_positions(width, chroma.shape[-1], 2, 0.0, chroma.device)
-        w1 = w1.to(chroma.dtype)
-        out = out[..., i0] * (1 - w1) + out[..., i1] * w1
-    if sub_h:
-        i0, i1, w1 = _linear_positions(height, chroma.shape[-2], 2, 0.5, chroma.device)
-        w1 = w1.to(chroma.dtype)[:, None]
-        out = out[..., i0, :] * (1 - w1) + out[..., i1, :] * w1
-    return out
-
-
-def downsample_chroma(chroma: torch.Tensor, sub_w: int, sub_h: int) -> torch.Tensor:
-    """Chroma down-sampling ``(2, H, W) -> (2, H/2, W/2)`` (or 4:2:2), sited as in :func:`upsample_chroma`.
-
-    Horizontally a [1, 2, 1]/4 filter centred on even columns (left siting); vertically the
-    mean of the two rows the sample sits between. H and W must be even where subsampled.
-    """
-    out = chroma
-    if sub_w:
-        padded = torch.cat([out[..., :1], out, out[..., -1:]], dim=-1)
-        out = 0.25 * padded[..., 0:-2:2] + 0.5 * padded[..., 1:-1:2] + 0.25 * padded[..., 2::2]
-    if sub_h:
-        out = 0.5 * (out[..., 0::2, :] + out[..., 1::2, :])
-    return out
-
-
 # -- decode --------------------------------------------------------------------------------
 def frame_to_working(
     vf: av.VideoFrame,
@@ -189,6 +145,8 @@ def frame_to_working(
     if vf.format.name not in PIXEL_FORMATS:
         vf = vf.reformat(format=fallback_pixel_format(vf.format.name))
     family, bits, sub_w, sub_h = pixel_format_info(vf.format.name)
+    if family == "yuv" and native_convert.decode_supported(spec, device, dtype):
+        return native_convert.planes_to_linear(frame_planes(vf), spec, bits)
     planes = [torch.from_numpy(np.ascontiguousarray(p).astype(np.float32)) for p in frame_planes(vf)]
     planes = [p.to(device=device, dtype=dtype) for p in planes]
     height, width = planes[0].shape
@@ -289,15 +247,17 @@ def signal_to_frame(
             torch.cat([torch.zeros_like(chroma[:1]), chroma]), bits=bits, range=spec.range
         )[1:]
         planes_t = [luma_codes, chroma_codes[0], chroma_codes[1]]
-    generator = torch.Generator(device="cpu").manual_seed(seed) if dither else None
-    planes = []
+    key = lowbias32(seed) if dither else None
+    planes, index0 = [], 0
     for plane in planes_t:
-        plane = plane.detach().to("cpu", torch.float32)
-        if generator is not None:
-            noise = torch.rand(plane.shape, generator=generator) - torch.rand(plane.shape, generator=generator)
-            plane = plane + noise
-        plane = plane.round().clamp(0, top)
-        planes.append(plane.numpy().astype(np.uint8 if bits == 8 else np.uint16))
+        codes = quantise(plane.detach().to("cpu", torch.float32), top, key=key, index0=index0)
+        planes.append(codes.numpy().astype(np.uint8 if bits == 8 else np.uint16))
+        index0 += plane.numel()
+    return _tagged_frame(planes, spec, pix_fmt)
+
+
+def _tagged_frame(planes: list[np.ndarray], spec: ColorSpec, pix_fmt: str) -> av.VideoFrame:
+    """Pack code planes into a frame of ``pix_fmt`` tagged with ``spec``'s H.273 code points."""
     vf = planes_to_frame(planes, pix_fmt)
     codes = spec.codes
     vf.color_range = codes["color_range"]
@@ -331,4 +291,11 @@ def working_to_frame(
     """
     if x.dim() != 3 or x.shape[0] != 3:
         raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(x.shape)}")
+    family, bits, sub_w, sub_h = pixel_format_info(pix_fmt)
+    if native_convert.encode_supported(x, spec, family):
+        height, width = int(x.shape[1]), int(x.shape[2])
+        if (sub_w and width % 2) or (sub_h and height % 2):
+            raise InvalidInputError(f"{width}x{height}: {pix_fmt} needs an even width and height")
+        planes = native_convert.linear_to_planes(x, spec, bits, sub_w, sub_h, dither=dither, seed=seed)
+        return _tagged_frame(planes, spec, pix_fmt)
     return signal_to_frame(working_to_signal(x, spec), spec, pix_fmt=pix_fmt, dither=dither, seed=seed)

@@ -3,9 +3,10 @@
 ::
 
     Frame.data (3, H, W) linear BT.2020 cd/m²
-      -> hdrvideo.io.convert.working_to_signal    R'G'B' signal 0-1 in the output primaries
-           ├─> MaxCLL/MaxFALL measured             on it, quantised, 4:4:4 (HDR only)
-      -> hdrvideo.io.convert.signal_to_frame      quantised Y'CbCr, colour fields set
+      -> hdrvideo.io.convert.working_to_frame     quantised Y'CbCr, colour fields set (native
+           │                                       one-pass kernel where built; HLG: in torch,
+           │                                       working_to_signal then signal_to_frame)
+           └─> MaxCLL/MaxFALL measured             on the R'G'B' signal quantised, 4:4:4 (HDR only)
       -> encoder (libx265 / libsvtav1 / libx264 / ffv1)
       -> NUT intermediate  .NAME.tmp.PID.video.nut  beside the target
     close():
@@ -131,7 +132,7 @@ from typing import Any, NoReturn
 import av
 import torch
 
-from hdrvideo.color.pq import eotf_ST2084
+from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.color.transfer import decode_transfer
 from hdrvideo.errors import (
     HDRVideoError,
@@ -151,6 +152,7 @@ from hdrvideo.io.convert import (
     pixel_format_info,
     quantize_signal,
     signal_to_frame,
+    working_to_frame,
     working_to_signal,
 )
 from hdrvideo.io.metadata import (
@@ -630,11 +632,17 @@ class VideoWriter:
                 )
                 self._nonfinite_warned = True
             data = torch.nan_to_num(data, nan=0.0, posinf=float(self.spec.peak_nits), neginf=0.0)
-        signal = working_to_signal(data, self.spec)
-        vf = signal_to_frame(signal, self.spec, pix_fmt=self.pix_fmt, dither=self.dither, seed=self.frames)
+        if self.spec.transfer == "hlg":  # the OOTF mixes channels: measure on the whole signal
+            signal = working_to_signal(data, self.spec)
+            vf = signal_to_frame(signal, self.spec, pix_fmt=self.pix_fmt, dither=self.dither, seed=self.frames)
+            max_rgb = self._max_rgb_nits(signal) if self.spec.is_hdr else None
+        else:  # native in one pass where built (hdrvideo.io.native_convert)
+            vf = working_to_frame(data, self.spec, pix_fmt=self.pix_fmt, dither=self.dither, seed=self.frames)
+            max_rgb = self._max_rgb_nits_of_light(data) if self.spec.is_hdr else None
         self._encode(vf, side)
-        if self.spec.is_hdr:
-            self._measure(signal)
+        if max_rgb is not None:
+            self._max_cll_nits = max(self._max_cll_nits, float(max_rgb.max()))
+            self._max_fall_nits = max(self._max_fall_nits, float(max_rgb.mean(dtype=torch.float64)))
         self.frames += 1
 
     def _check_size(self, width: int, height: int) -> None:
@@ -654,29 +662,27 @@ class VideoWriter:
                 f"{width}x{height}: {self.pix_fmt} (4:2:0) needs an even width and height; crop or pad first"
             )
 
-    def _measure(self, signal: torch.Tensor) -> None:
-        """CTA-861.3 light levels of the R'G'B' picture given to the encoder.
-
-        Measured on the 4:4:4 signal quantised to the output's code grid, before chroma
-        subsampling: per-pixel light as graded. (Measuring after the 4:2:0 round trip adds
-        chroma-upsampling overshoot at small saturated highlights: a 600 cd/m² grade read
-        back as MaxCLL 1127 on the bundled sample.)
-        """
-        max_rgb = self._max_rgb_nits(signal)
-        self._max_cll_nits = max(self._max_cll_nits, float(max_rgb.max()))
-        self._max_fall_nits = max(self._max_fall_nits, float(max_rgb.mean(dtype=torch.float64)))
-
     def _max_rgb_nits(self, signal: torch.Tensor) -> torch.Tensor:
-        """``(H, W)`` max(R, G, B) in cd/m² of the quantised signal.
+        """``(H, W)`` max(R, G, B) in cd/m² of the R'G'B' signal quantised to the code grid.
 
-        The EOTFs of PQ and HLG are monotonic per channel (HLG's OOTF scales all three
-        channels by one factor), so for PQ the max is taken on the signal and only one
-        plane goes through the EOTF; other transfers take the general path.
+        CTA-861.3 light levels of the picture given to the encoder: measured on the 4:4:4
+        signal, before chroma subsampling, per-pixel light as graded. (Measuring after the
+        4:2:0 round trip adds chroma-upsampling overshoot at small saturated highlights: a
+        600 cd/m² grade read back as MaxCLL 1127 on the bundled sample.) HLG's OOTF scales
+        the three channels by one factor, so its max too is that of the decoded channels.
         """
         quantised = quantize_signal(signal, self.spec.bit_depth, self.spec.range).clamp(0, 1)
-        if self.spec.transfer == "pq":
-            return eotf_ST2084(quantised.amax(dim=0))
         return decode_transfer(quantised, self.spec.transfer, peak_nits=self.spec.peak_nits).amax(dim=0)
+
+    def _max_rgb_nits_of_light(self, data: torch.Tensor) -> torch.Tensor:
+        """:meth:`_max_rgb_nits` of the signal ``data`` encodes to, for PQ without making it:
+        the inverse EOTF, clipping and the quantiser are monotonic, so the max is taken on the
+        light and only that one plane is encoded, quantised and decoded again."""
+        if self.spec.transfer != "pq":  # HDR output is PQ or HLG; HLG takes _max_rgb_nits
+            return self._max_rgb_nits(working_to_signal(data, self.spec))
+        light = convert_primaries(data.to(torch.float32), "bt2020", self.spec.primaries)
+        signal = eotf_inverse_ST2084(light.amax(dim=0).clamp(min=0)).clamp(0, 1)
+        return eotf_ST2084(quantize_signal(signal, self.spec.bit_depth, self.spec.range).clamp(0, 1))
 
     def _mux_encoded(self, packets: list[av.Packet]) -> None:
         """Store encoder packets in the intermediate, remembering their exact timing.

@@ -104,10 +104,11 @@ from hdrvideo.color.luminance import luminance_weights
 from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.color.primaries import rgb_to_rgb_matrix
 from hdrvideo.color.sdr import eotf_inverse_BT1886
-from hdrvideo.color.ycbcr import YCBCR_WEIGHTS, ycbcr_matrix
+from hdrvideo.color.ycbcr import YCBCR_WEIGHTS, code_scales, ycbcr_matrix
 from hdrvideo.errors import InvalidInputError, UnsupportedError
 from hdrvideo.io.colorspec import ColorSpec
-from hdrvideo.io.convert import downsample_chroma, upsample_chroma
+from hdrvideo.io.chroma import downsample_chroma, linear_positions, upsample_chroma
+from hdrvideo.io.dither import MASK32 as _MASK32, lowbias32, quantise, tpdf_noise as _tpdf_noise
 
 __all__ = [
     "CHROMAS",
@@ -384,22 +385,12 @@ def _check_levels(src_peak: float, dst_peak: float, src_black: float, dst_black:
         raise InvalidInputError("black levels must be >= 0 and below their peaks")
 
 
-def _code_scales(bits: int, range: str) -> tuple[float, float, float, float]:
-    """``(Y' scale, Y' offset, C scale, C offset)`` of ``code = value * scale + offset``
-    (ITU-R BT.2100-2 Table 9)."""
-    if range == "limited":
-        k = 2 ** (bits - 8)
-        return 219.0 * k, 16.0 * k, 224.0 * k, 128.0 * k
-    top = float(2**bits - 1)
-    return top, 0.0, top, float(2 ** (bits - 1))
-
-
 def _coefficients(
     *, target: str, dst_peak_nits: float, in_bits: int, in_range: str, in_matrix: str, out_bits: int,
     out_range: str,
 ) -> torch.Tensor:
     values: dict[str, float] = {}
-    ys, yo, cs, co = _code_scales(in_bits, in_range)
+    ys, yo, cs, co = code_scales(in_bits, in_range)
     values.update(in_y_off=yo, in_y_scale=1 / ys, in_c_off=co, in_c_scale=1 / cs)
     kr, kb = YCBCR_WEIGHTS[in_matrix]
     kg = 1 - kr - kb
@@ -426,7 +417,7 @@ def _coefficients(
     for row, prefix in enumerate(("out_y", "out_cb", "out_cr")):
         for col, channel in enumerate("rgb"):
             values[f"{prefix}_{channel}"] = float(ycc[row, col])
-    ys, yo, cs, co = _code_scales(out_bits, out_range)
+    ys, yo, cs, co = code_scales(out_bits, out_range)
     values.update(out_y_scale=ys, out_y_off=yo, out_c_scale=cs, out_c_off=co)
     values["out_max_code"] = 2**out_bits - 1
     return torch.tensor([float(values[name]) for name in COEFFICIENTS], dtype=torch.float32)
@@ -539,38 +530,6 @@ def build_tables(
 
 
 # -- the kernel's arithmetic in torch ---------------------------------------------------------
-_MASK32 = 0xFFFFFFFF
-
-
-def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
-    """``x * c mod 2^32`` for int64 tensors holding uint32 values, without int64 overflow."""
-    lo, hi = c & 0xFFFF, c >> 16
-    return (x * lo + (((x * hi) & 0xFFFF) << 16)) & _MASK32
-
-
-def lowbias32(x: Any) -> Any:
-    """Chris Wellons' lowbias32 hash on Python ints or int64 tensors of uint32 values."""
-    if isinstance(x, torch.Tensor):
-        x = x ^ (x >> 16)
-        x = _mul32(x, 0x7FEB352D)
-        x = x ^ (x >> 15)
-        x = _mul32(x, 0x846CA68B)
-        return x ^ (x >> 16)
-    x = int(x) & _MASK32
-    x ^= x >> 16
-    x = (x * 0x7FEB352D) & _MASK32
-    x ^= x >> 15
-    x = (x * 0x846CA68B) & _MASK32
-    return x ^ (x >> 16)
-
-
-def _tpdf_noise(key: int, index: torch.Tensor) -> torch.Tensor:
-    h = lowbias32(index ^ key)
-    u1 = (h & 0xFFFF).to(torch.float32) * (1.0 / 65536.0)
-    u2 = (h >> 16).to(torch.float32) * (1.0 / 65536.0)
-    return u1 - u2
-
-
 def _ordered_noise(rows: int, cols: int, device: torch.device) -> torch.Tensor:
     bayer = torch.tensor(BAYER8, dtype=torch.float32, device=device)
     noise = (2 * bayer + 1) * (1.0 / 128.0) - 0.5
@@ -581,15 +540,7 @@ def _ordered_noise(rows: int, cols: int, device: torch.device) -> torch.Tensor:
 def _quantise(q: torch.Tensor, top: float, dither: str, key: int, index0: int) -> torch.Tensor:
     if dither == "ordered":
         q = q + _ordered_noise(q.shape[0], q.shape[1], q.device)
-    elif dither == "tpdf":
-        rows, cols = q.shape
-        index = (
-            torch.arange(rows, device=q.device, dtype=torch.int64)[:, None] * cols
-            + torch.arange(cols, device=q.device, dtype=torch.int64)[None, :]
-            + index0
-        )
-        q = q + _tpdf_noise(key, index)
-    return (q.clamp(0.0, top) + 0.5).to(torch.int32)
+    return quantise(q, top, key=key if dither == "tpdf" else None, index0=index0)
 
 
 def _as_tensor(a: Any, name: str) -> torch.Tensor:
@@ -850,7 +801,6 @@ class SampleGrid:
     @classmethod
     @functools.lru_cache(maxsize=16)
     def for_size(cls, height: int, width: int, grid_step: int) -> "SampleGrid":
-        from hdrvideo.io.convert import _linear_positions
         from hdrvideo.ops.stats import subsample_grid
 
         index_rows = torch.arange(height, dtype=torch.float32).view(1, height, 1).expand(1, height, width)
@@ -859,7 +809,7 @@ class SampleGrid:
         cols = subsample_grid(index_cols, grid_step)[0, 0, :].long()
 
         def pairs(size: int, sub: int, offset: float, at: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-            i0, i1, w1 = _linear_positions(size, sub, 2, offset, torch.device("cpu"))
+            i0, i1, w1 = linear_positions(size, sub, 2, offset, torch.device("cpu"))
             index = torch.stack([i0[at], i1[at]], dim=1).to(torch.int32)
             weight = torch.stack([1 - w1[at], w1[at]], dim=1).to(torch.float32)
             return index.numpy(), weight.numpy()
