@@ -140,7 +140,7 @@ def test_native_module_rejects_bad_arguments():
     out = np.zeros((3, 4, 4), np.float32)
     crow, crow_w = native_convert._chroma_positions(4, 2, 0.5)
     ccol, ccol_w = native_convert._chroma_positions(4, 2, 0.0)
-    table = native_convert._decode_table("pq", 10000.0)
+    table = native_convert.decode_table("pq", 10000.0)
     module = native_convert._module()
     good = dict(crow=crow, crow_w=crow_w, ccol=ccol, ccol_w=ccol_w, eotf=table, coefficients=np.zeros(8, np.float32),
                 primaries=np.zeros(0, np.float32), out=out)

@@ -33,11 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from hdrvideo.color.lut import node_table
 from hdrvideo.color.primaries import rgb_to_rgb_matrix
 from hdrvideo.color.transfer import decode_transfer, encode_transfer
 from hdrvideo.color.ycbcr import YCBCR_WEIGHTS, _ycbcr_matrix_inverse, code_scales, ycbcr_matrix
 from hdrvideo.io.chroma import linear_positions
 from hdrvideo.io.colorspec import ColorSpec
+from hdrvideo.native import native_module
 from hdrvideo.io.dither import lowbias32
 
 __all__ = [
@@ -45,7 +47,9 @@ __all__ = [
     "ENCODE_TABLE_SIZE",
     "PER_COMPONENT_TRANSFERS",
     "decode_supported",
+    "decode_table",
     "encode_supported",
+    "encode_table",
     "linear_to_planes",
     "native_convert_available",
     "planes_to_linear",
@@ -64,13 +68,8 @@ PER_COMPONENT_TRANSFERS: dict[str, int] = {
 PQ_PEAK_NITS = 10000.0
 
 
-@functools.lru_cache(maxsize=1)
 def _module() -> Any:
-    try:
-        from hdrvideo import _native
-    except ImportError:
-        return None
-    return _native if hasattr(_native, "yuv_to_linear") and hasattr(_native, "linear_to_yuv") else None
+    return native_module("yuv_to_linear", "linear_to_yuv")
 
 
 def native_convert_available() -> bool:
@@ -78,20 +77,15 @@ def native_convert_available() -> bool:
     return _module() is not None
 
 
-def _table(values: torch.Tensor) -> np.ndarray:
-    """``(n + 1,)`` float64 node values -> ``(n, 2)`` float32 (value, step to the next node)."""
-    values = values.to(torch.float64)
-    return torch.stack([values[:-1], values[1:] - values[:-1]], dim=1).to(torch.float32).numpy().copy()
-
-
 def _channels(values: torch.Tensor) -> torch.Tensor:
     return values.view(1, 1, -1).expand(3, 1, -1)  # the (3, H, W) shape the transfers take
 
 
 @functools.lru_cache(maxsize=16)
-def _decode_table(transfer: str, peak_nits: float) -> np.ndarray:
+def decode_table(transfer: str, peak_nits: float) -> np.ndarray:
+    """``(DECODE_TABLE_SIZE, 2)`` float32 table (:mod:`hdrvideo.color.lut`): signal -> cd/m²."""
     grid = torch.arange(DECODE_TABLE_SIZE + 1, dtype=torch.float64) / DECODE_TABLE_SIZE
-    return _table(decode_transfer(_channels(grid), transfer, peak_nits=peak_nits)[0, 0])
+    return node_table(decode_transfer(_channels(grid), transfer, peak_nits=peak_nits)[0, 0]).numpy()
 
 
 def _encode_range(transfer: str, peak_nits: float) -> float:
@@ -99,10 +93,12 @@ def _encode_range(transfer: str, peak_nits: float) -> float:
 
 
 @functools.lru_cache(maxsize=16)
-def _encode_table(transfer: str, peak_nits: float) -> np.ndarray:
+def encode_table(transfer: str, peak_nits: float) -> np.ndarray:
+    """``(ENCODE_TABLE_SIZE, 2)`` float32 table: ``(L / range)^(1/root)`` -> signal 0-1,
+    ``range`` 10000 cd/m² for PQ, else ``peak_nits``; ``root`` from :data:`PER_COMPONENT_TRANSFERS`."""
     s = torch.arange(ENCODE_TABLE_SIZE + 1, dtype=torch.float64) / ENCODE_TABLE_SIZE
     light = _encode_range(transfer, peak_nits) * s ** PER_COMPONENT_TRANSFERS[transfer]
-    return _table(encode_transfer(_channels(light), transfer, peak_nits=peak_nits)[0, 0].clamp(0, 1))
+    return node_table(encode_transfer(_channels(light), transfer, peak_nits=peak_nits)[0, 0].clamp(0, 1)).numpy()
 
 
 def _primaries(src: str, dst: str) -> np.ndarray:
@@ -158,7 +154,7 @@ def planes_to_linear(planes: list[np.ndarray], spec: ColorSpec, bits: int, threa
     )
     out = np.empty((3, height, width), np.float32)
     _module().yuv_to_linear(
-        y, u, v, crow, crow_w, ccol, ccol_w, _decode_table(spec.transfer, float(spec.peak_nits)), coefficients,
+        y, u, v, crow, crow_w, ccol, ccol_w, decode_table(spec.transfer, float(spec.peak_nits)), coefficients,
         _primaries(spec.primaries, "bt2020"), out, torch.get_num_threads() if threads is None else int(threads),
     )
     return torch.from_numpy(out)
@@ -196,7 +192,7 @@ def linear_to_planes(
     codes = np.array([ys, yo, cs, co, 2**bits - 1], dtype=np.float32)
     transfer, peak = spec.transfer, float(spec.peak_nits)
     _module().linear_to_yuv(
-        frame, _primaries("bt2020", spec.primaries), _encode_table(transfer, peak), PER_COMPONENT_TRANSFERS[transfer],
+        frame, _primaries("bt2020", spec.primaries), encode_table(transfer, peak), PER_COMPONENT_TRANSFERS[transfer],
         1.0 / _encode_range(transfer, peak), ycbcr_matrix(spec.matrix).to(torch.float32).numpy().reshape(-1).copy(),
         codes, sub_w, sub_h, bool(dither), lowbias32(seed), *planes,
         torch.get_num_threads() if threads is None else int(threads),

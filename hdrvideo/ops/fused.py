@@ -101,12 +101,14 @@ import numpy as np
 import torch
 
 from hdrvideo.color.luminance import luminance_weights
+from hdrvideo.color.lut import node_table as _table, table_lookup
 from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.color.primaries import rgb_to_rgb_matrix
 from hdrvideo.color.sdr import eotf_inverse_BT1886
 from hdrvideo.color.ycbcr import YCBCR_WEIGHTS, code_scales, ycbcr_matrix
 from hdrvideo.errors import InvalidInputError, UnsupportedError
 from hdrvideo.io.colorspec import ColorSpec
+from hdrvideo.native import native_module
 from hdrvideo.io.chroma import downsample_chroma, linear_positions, upsample_chroma
 from hdrvideo.io.dither import MASK32 as _MASK32, lowbias32, quantise, tpdf_noise as _tpdf_noise
 
@@ -197,23 +199,6 @@ def _choose(kind: str, value: str, valid: Sequence[str]) -> str:
 
 
 # -- tables -----------------------------------------------------------------------------------
-def _table(values: torch.Tensor) -> torch.Tensor:
-    """``(n + 1,)`` float64 node values -> ``(n, 2)`` float32 (value, step to the next node)."""
-    values = values.to(torch.float64)
-    return torch.stack([values[:-1], values[1:] - values[:-1]], dim=1).to(torch.float32).contiguous()
-
-
-def table_lookup(table: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Linear interpolation in an ``(n, 2)`` table at ``x`` in [0, 1] (float32), as the kernel does."""
-    n = table.shape[0]
-    p = x * float(n)
-    i = p.to(torch.int32).clamp_(max=n - 1).long()
-    f = p - i.to(torch.float32)
-    base = table[:, 0].contiguous()
-    step = table[:, 1].contiguous()
-    return base[i] + f * step[i]
-
-
 def _sqrt(x: torch.Tensor) -> torch.Tensor:
     """Correctly rounded float32 square root.
 
@@ -684,11 +669,7 @@ def tonemap_yuv420_torch(
 
 # -- the native kernel ------------------------------------------------------------------------
 def _native_module():
-    try:
-        from hdrvideo import _native
-    except ImportError:
-        return None
-    return _native
+    return native_module("tonemap_yuv420", "sample_linear")
 
 
 def native_available() -> bool:

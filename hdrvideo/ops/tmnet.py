@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from hdrvideo.engines.base import BACKEND_CHOICES
 from hdrvideo.errors import HDRVideoWarning, InvalidInputError, UnsupportedError
 from hdrvideo.frame import Frame
+from hdrvideo.native import native_module
 from hdrvideo.ops.base import Operator, Option, register
 from hdrvideo.ops.stats import TemporalStatistics, iir_coefficient, measure_statistics
 from hdrvideo.ops.tonemap import DITHER_OPTION, TARGET_OPTIONS, DisplayTarget
@@ -292,15 +293,10 @@ def apply_grid(
     return _carry_colour(x, y, v, float(peak_nits), float(desat))
 
 
-@functools.lru_cache(maxsize=1)
 def _native_kernel() -> ModuleType | None:
     """``hdrvideo._native`` when it is built with ``tmnet_apply`` and ``tmnet_low_resolution``
     (``native/tmnet_apply.cpp``), else ``None`` (the torch paths run)."""
-    try:
-        from hdrvideo import _native
-    except ImportError:
-        return None
-    return _native if hasattr(_native, "tmnet_apply") else None
+    return native_module("tmnet_apply", "tmnet_low_resolution")
 
 
 def native_available() -> bool:

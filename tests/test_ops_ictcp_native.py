@@ -1,0 +1,79 @@
+"""The native ``tonemap`` ICtCp kernel against the torch function (float64) it replaces."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hdrvideo.io.images import read_image
+from hdrvideo.ops import ictcp_native
+from hdrvideo.ops.curves import get_curve
+from hdrvideo.ops.tonemap import tonemap
+
+pytestmark = pytest.mark.skipif(not ictcp_native.native_available(), reason="hdrvideo._native not built")
+
+#: Stated bound (hdrvideo/ops/ictcp_native.py): of the target peak, per component.
+BOUND = 3e-3
+
+IMAGES = ["exr/Tiles_GoldenGate.exr", "exr/ScanLines_Desk.exr", "exr/TestImages_WideColorGamut.exr",
+          "exr/Chromaticities_XYZ.exr"]
+
+
+def compare(x: torch.Tensor, curve: str, **kw) -> float:
+    native = tonemap(x.float(), curve, intensity="ictcp", **kw)  # float32 CPU: the native path
+    reference = tonemap(x.double(), curve, intensity="ictcp", **kw)
+    assert native.dtype == torch.float32 and native.shape == x.shape
+    assert bool(torch.isfinite(native).all())
+    assert float(native.min()) >= 0.0 and float(native.max()) <= kw["dst_peak_nits"]
+    return float((native.double() - reference).abs().max()) / kw["dst_peak_nits"]
+
+
+@pytest.mark.parametrize("name", IMAGES)
+@pytest.mark.parametrize("curve", ["bt2390", "spline", "hable", "reinhard", "clip"])
+def test_real_images_within_the_stated_bound(shared_data, name, curve):
+    x = read_image(shared_data / name).data.float().nan_to_num(0.0, 0.0, 0.0).clamp(0, 10000)
+    x = x[:, ::2, ::2].contiguous()  # the bound holds per pixel; half the pixels keep the test quick
+    src = float(min(max(float(x.amax()), 203.0), 10000.0))
+    assert compare(x, curve, src_peak_nits=src, dst_peak_nits=100.0) < BOUND
+
+
+@pytest.mark.parametrize("dst", [100.0, 600.0])
+def test_saturated_and_extreme_colours(dst):
+    """Primaries at every level (the chroma fit's bisection runs), black, and a lower-peak HDR target."""
+    levels = torch.logspace(-3, 4, 64)
+    colours = torch.eye(3).repeat(1, 2)  # R, G, B, R, G, B
+    colours[:, 3:] += 0.05  # nearly pure
+    x = (colours[:, :, None] * levels[None, None, :]).reshape(3, 6, 64).contiguous()
+    assert compare(x, "bt2390", src_peak_nits=4000.0, dst_peak_nits=dst) < BOUND
+
+
+def test_guards_like_the_torch_path():
+    x = torch.tensor([float("nan"), -3.0, 0.0, 20000.0]).view(1, 2, 2).expand(3, 2, 2).contiguous()
+    out = tonemap(x, "bt2390", intensity="ictcp", src_peak_nits=1000.0, dst_peak_nits=100.0)
+    assert bool(torch.isfinite(out).all()) and float(out.max()) <= 100.0
+    assert float(out[:, 0, 0].abs().max()) < 1e-3  # NaN and negative light are black
+    assert float(out[:, 1, 1].min()) > 99.0  # above 10000 cd/m²: the peak
+
+
+def test_batches_and_the_fallbacks():
+    x = torch.rand(2, 3, 8, 8) * 1000
+    kw = dict(src_peak_nits=1000.0, dst_peak_nits=100.0)
+    batch = tonemap(x, "bt2390", intensity="ictcp", **kw)
+    assert torch.equal(batch[1], tonemap(x[1], "bt2390", intensity="ictcp", **kw))
+    assert ictcp_native.applies(x, 1.0)
+    assert not ictcp_native.applies(x, 0.8)  # desat < 1: the torch path
+    assert not ictcp_native.applies(x.double(), 1.0)
+    assert not ictcp_native.applies(x.requires_grad_(), 1.0)
+
+
+def test_the_mapping_table_is_the_curve_in_pq_terms():
+    from hdrvideo.color.lut import table_lookup
+    from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
+
+    curve = get_curve("bt2390")
+    kw = dict(src_peak_nits=1000.0, dst_peak_nits=100.0, src_black_nits=0.0, dst_black_nits=0.0,
+              **curve.parse_params(None))
+    table = torch.from_numpy(ictcp_native.mapping_table(curve, **kw))
+    i = torch.linspace(0, 1, 1001, dtype=torch.float64)
+    exact = eotf_inverse_ST2084(curve.map(eotf_ST2084(i), **kw))
+    assert float((table_lookup(table, i.float()).double() - exact).abs().max()) < 1e-5
