@@ -10,14 +10,28 @@
 #include <cstdint>
 #include <string>
 
+// AVX2 versions are compiled with a function attribute and chosen at run time from CPUID
+// (cpu_has_avx2), so the module is built for the baseline ISA and still uses AVX2 where
+// the CPU has it. The attribute does not enable FMA: with -ffp-contract=off (CMakeLists.txt)
+// vector and scalar code round every operation alike.
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define HDRV_AVX2 1
+#include <immintrin.h>
+#define HDRV_TARGET_AVX2 __attribute__((target("avx2")))
+#else
+#define HDRV_AVX2 0
+#endif
+
 namespace hdrv_common {
 
 namespace py = pybind11;
 
 #if defined(__GNUC__) || defined(__clang__)
 #define HDRV_COMMON_INLINE inline __attribute__((always_inline))
+#define HDRV_INLINE inline __attribute__((always_inline))
 #else
 #define HDRV_COMMON_INLINE inline
+#define HDRV_INLINE inline
 #endif
 
 // Chris Wellons' "lowbias32" integer hash (public domain), the TPDF noise source.
@@ -62,5 +76,45 @@ inline Table check_table(const py::array_t<float, py::array::c_style | py::array
         throw py::value_error(std::string(name) + ": expected an (n, 2) float32 table");
     return Table{t.data(), (int)t.shape(0), (float)t.shape(0)};
 }
+
+inline bool cpu_has_avx2() {
+#if HDRV_AVX2
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+#else
+    return false;
+#endif
+}
+
+#if HDRV_AVX2
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 clamp01_8(__m256 x) {
+    // max(x, 0) then min(., 1): the scalar std::max / std::min for every non-NaN x
+    // (they differ only in the sign of a zero, which no later step can see).
+    return _mm256_min_ps(_mm256_max_ps(x, _mm256_setzero_ps()), _mm256_set1_ps(1.0f));
+}
+
+// ``lookup`` of 8 values in [0, 1].
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 lookup8(const Table& t, __m256 x) {
+    const __m256 p = _mm256_mul_ps(x, _mm256_set1_ps(t.fn));
+    __m256i i = _mm256_cvttps_epi32(p);
+    i = _mm256_min_epi32(i, _mm256_set1_epi32(t.n - 1));
+    const __m256 f = _mm256_sub_ps(p, _mm256_cvtepi32_ps(i));
+    // Each (value, step) pair is fetched as one 64-bit element: half the loads of two
+    // 32-bit gathers. Pixels 0, 1, 4, 5 go to ``a`` and 2, 3, 6, 7 to ``b`` so that the
+    // in-lane shuffles below put values and steps back in pixel order.
+    const __m256i ip = _mm256_permutevar8x32_epi32(i, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+    // (the masked form with an explicit zero source: the unmasked intrinsic reads an
+    // undefined register, which GCC's -Wmaybe-uninitialized reports)
+    const double* pairs = reinterpret_cast<const double*>(t.data);
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    const __m256 a = _mm256_castpd_ps(
+        _mm256_mask_i32gather_pd(_mm256_setzero_pd(), pairs, _mm256_castsi256_si128(ip), all, 8));
+    const __m256 b = _mm256_castpd_ps(
+        _mm256_mask_i32gather_pd(_mm256_setzero_pd(), pairs, _mm256_extracti128_si256(ip, 1), all, 8));
+    const __m256 value = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 step = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_add_ps(value, _mm256_mul_ps(f, step));
+}
+#endif
 
 }  // namespace hdrv_common

@@ -36,7 +36,7 @@ namespace py = pybind11;
 
 namespace {
 
-using namespace hdrv_common;  // Table, lookup, check_table, clamp01
+using namespace hdrv_common;  // Table, lookup(8), check_table, clamp01(_8), cpu_has_avx2
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
 // Layout of the coefficient vector; must match ``COEFFICIENTS`` in hdrvideo/ops/ictcp_native.py.
@@ -129,9 +129,115 @@ void map_pixel(const IctcpJob& j, float r, float g, float b, float& ro, float& g
     bo = std::min(std::max(grey + t * (b - grey), 0.0f), peak);
 }
 
+#if HDRV_AVX2
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 dot3_8(const float* r, __m256 a, __m256 b, __m256 c) {
+    // (r0 a + r1 b) + r2 c, as mat3 rounds it (lambdas do not inherit the target attribute)
+    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(r[0]), a), _mm256_mul_ps(_mm256_set1_ps(r[1]), b)),
+                         _mm256_mul_ps(_mm256_set1_ps(r[2]), c));
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE void mat3_8(const float* m, __m256 a, __m256 b, __m256 c, __m256& x, __m256& y,
+                                         __m256& z) {
+    x = dot3_8(m, a, b, c);
+    y = dot3_8(m + 3, a, b, c);
+    z = dot3_8(m + 6, a, b, c);
+}
+
+// grey + t (c - grey), clamped to [0, peak]
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 toward8(__m256 c, __m256 grey, __m256 t, __m256 peak) {
+    return _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(grey, _mm256_mul_ps(t, _mm256_sub_ps(c, grey))),
+                                       _mm256_setzero_ps()), peak);
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 pq_encode8(const Table& oetf, __m256 nits) {
+    const __m256 s = clamp01_8(_mm256_mul_ps(nits, _mm256_set1_ps(1e-4f)));  // nits >= 0 here
+    return lookup8(oetf, _mm256_sqrt_ps(_mm256_sqrt_ps(s)));
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 hull8(__m256 v) {
+    const __m256 d = _mm256_sub_ps(v, _mm256_set1_ps(3.0f));
+    return _mm256_mul_ps(_mm256_mul_ps(v, d), d);
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE void ictcp_rgb8(const IctcpJob& j, __m256 i, __m256 ct, __m256 cp, __m256& r, __m256& g,
+                                             __m256& b) {
+    __m256 lp, mp, sp;
+    mat3_8(j.k + ICTCP_TO_LMS_P, i, ct, cp, lp, mp, sp);
+    mat3_8(j.k + LMS_TO_RGB, lookup8(j.eotf, clamp01_8(lp)), lookup8(j.eotf, clamp01_8(mp)),
+           lookup8(j.eotf, clamp01_8(sp)), r, g, b);
+}
+
+// Lanes with a component above hi or below lo (the complement of ``fits``).
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 outside8(__m256 r, __m256 g, __m256 b, __m256 lo, __m256 hi) {
+    __m256 bad = _mm256_or_ps(_mm256_cmp_ps(r, hi, _CMP_GT_OQ), _mm256_cmp_ps(r, lo, _CMP_LT_OQ));
+    bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(g, hi, _CMP_GT_OQ), _mm256_cmp_ps(g, lo, _CMP_LT_OQ)));
+    return _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(b, hi, _CMP_GT_OQ), _mm256_cmp_ps(b, lo, _CMP_LT_OQ)));
+}
+
+// map_pixel for 8 pixels, with the same float32 operations in the same order (the chroma
+// fit's bisection runs on all 8 lanes when one needs it and is kept where it was needed), so
+// the result equals the scalar code's bit for bit.
+HDRV_TARGET_AVX2 void map_pixels_avx2(const IctcpJob& j, const float* rin, const float* gin, const float* bin,
+                                      float* ro, float* go, float* bo) {
+    const float* k = j.k;
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 r0 = _mm256_max_ps(_mm256_loadu_ps(rin), zero);  // max(x, 0): NaN -> 0 as the scalar code
+    const __m256 g0 = _mm256_max_ps(_mm256_loadu_ps(gin), zero);
+    const __m256 b0 = _mm256_max_ps(_mm256_loadu_ps(bin), zero);
+    __m256 l, m, s;
+    mat3_8(k + RGB_TO_LMS, r0, g0, b0, l, m, s);
+    __m256 i, ct, cp;
+    mat3_8(k + LMS_P_TO_ICTCP, pq_encode8(j.oetf, l), pq_encode8(j.oetf, m), pq_encode8(j.oetf, s), i, ct, cp);
+    const __m256 i_out = lookup8(j.mapping, clamp01_8(i));
+    const __m256 tiny = _mm256_set1_ps(1e-20f);
+    const __m256 factor = _mm256_min_ps(_mm256_div_ps(i, _mm256_max_ps(i_out, tiny)),
+                                        _mm256_div_ps(hull8(i_out), _mm256_max_ps(hull8(i), tiny)));
+    ct = _mm256_mul_ps(ct, factor);
+    cp = _mm256_mul_ps(cp, factor);
+    __m256 r, g, b;
+    ictcp_rgb8(j, i_out, ct, cp, r, g, b);
+    const __m256 peak = _mm256_set1_ps(k[PEAK]);
+    const __m256 hi = _mm256_set1_ps(k[PEAK] + k[SLACK]);
+    const __m256 lo = _mm256_set1_ps(-k[SLACK]);
+    const __m256 bad = outside8(r, g, b, lo, hi);
+    if (_mm256_movemask_ps(bad)) {
+        __m256 klo = zero, khi = _mm256_set1_ps(1.0f);
+        for (int n = 0; n < j.iterations; ++n) {
+            const __m256 mid = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(klo, khi));
+            __m256 tr, tg, tb;
+            ictcp_rgb8(j, i_out, _mm256_mul_ps(ct, mid), _mm256_mul_ps(cp, mid), tr, tg, tb);
+            const __m256 out = outside8(tr, tg, tb, lo, hi);
+            klo = _mm256_blendv_ps(mid, klo, out);
+            khi = _mm256_blendv_ps(khi, mid, out);
+        }
+        __m256 fr, fg, fb;
+        ictcp_rgb8(j, i_out, _mm256_mul_ps(ct, klo), _mm256_mul_ps(cp, klo), fr, fg, fb);
+        r = _mm256_blendv_ps(r, fr, bad);
+        g = _mm256_blendv_ps(g, fg, bad);
+        b = _mm256_blendv_ps(b, fb, bad);
+    }
+    // fit_toward_grey(rgb, Y, 0, peak)
+    const __m256 y = dot3_8(k + LUMA, r, g, b);
+    const __m256 grey = _mm256_min_ps(_mm256_max_ps(y, zero), peak);
+    const __m256 tiny32 = _mm256_set1_ps(1.17549435e-38f);
+    __m256 t = _mm256_set1_ps(1.0f);
+    const __m256 channels[3] = {r, g, b};
+    for (const __m256& c : channels) {
+        const __m256 below = _mm256_div_ps(grey, _mm256_max_ps(_mm256_sub_ps(grey, c), tiny32));
+        const __m256 above = _mm256_div_ps(_mm256_sub_ps(peak, grey), _mm256_max_ps(_mm256_sub_ps(c, grey), tiny32));
+        t = _mm256_blendv_ps(t, _mm256_min_ps(t, below), _mm256_cmp_ps(c, zero, _CMP_LT_OQ));
+        t = _mm256_blendv_ps(t, _mm256_min_ps(t, above), _mm256_cmp_ps(c, peak, _CMP_GT_OQ));
+    }
+    t = clamp01_8(t);
+    _mm256_storeu_ps(ro, toward8(r, grey, t, peak));
+    _mm256_storeu_ps(go, toward8(g, grey, t, peak));
+    _mm256_storeu_ps(bo, toward8(b, grey, t, peak));
+}
+#endif
+
 void tonemap_ictcp(py::array_t<float, py::array::c_style> x, py::array_t<float, py::array::c_style> out,
                    FloatArray oetf, FloatArray eotf, FloatArray mapping, FloatArray coefficients, int iterations,
-                   int threads) {
+                   int threads, bool simd) {
     if (x.ndim() != 3 || x.shape(0) != 3) throw py::value_error("x: expected a (3, H, W) float32 array");
     if (out.ndim() != 3 || out.shape(0) != 3 || out.shape(1) != x.shape(1) || out.shape(2) != x.shape(2) ||
         !out.writeable())
@@ -148,12 +254,20 @@ void tonemap_ictcp(py::array_t<float, py::array::c_style> x, py::array_t<float, 
 #else
     (void)threads;
 #endif
+    const bool avx2 = simd && cpu_has_avx2();
+    (void)avx2;
     py::gil_scoped_release release;
-    const ptrdiff_t chunk = 4096;
+    const ptrdiff_t chunk = 4096;  // a multiple of 8
 #pragma omp parallel for schedule(static) num_threads(n) if (plane > 65536)
     for (ptrdiff_t start = 0; start < plane; start += chunk) {
         const ptrdiff_t end = std::min(start + chunk, plane);
-        for (ptrdiff_t p = start; p < end; ++p)
+        ptrdiff_t p = start;
+#if HDRV_AVX2
+        if (avx2)
+            for (; p + 8 <= end; p += 8)
+                map_pixels_avx2(j, in + p, in + plane + p, in + 2 * plane + p, o + p, o + plane + p, o + 2 * plane + p);
+#endif
+        for (; p < end; ++p)
             map_pixel(j, in[p], in[plane + p], in[2 * plane + p], o[p], o[plane + p], o[2 * plane + p]);
     }
 }
@@ -163,6 +277,6 @@ void tonemap_ictcp(py::array_t<float, py::array::c_style> x, py::array_t<float, 
 void register_tonemap_ictcp(py::module_& m) {
     m.def("tonemap_ictcp", &tonemap_ictcp, py::arg("x"), py::arg("out").noconvert(), py::arg("oetf"),
           py::arg("eotf"), py::arg("mapping"), py::arg("coefficients"), py::arg("iterations") = 20,
-          py::arg("threads") = 0,
+          py::arg("threads") = 0, py::arg("simd") = true,
           "tonemap intensity=ictcp on a (3, H, W) float32 working-space frame into out (GIL released).");
 }

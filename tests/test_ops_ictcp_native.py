@@ -77,3 +77,15 @@ def test_the_mapping_table_is_the_curve_in_pq_terms():
     i = torch.linspace(0, 1, 1001, dtype=torch.float64)
     exact = eotf_inverse_ST2084(curve.map(eotf_ST2084(i), **kw))
     assert float((table_lookup(table, i.float()).double() - exact).abs().max()) < 1e-5
+
+
+def test_avx2_and_scalar_versions_give_the_same_bytes(shared_data):
+    x = read_image(shared_data / "exr/TestImages_WideColorGamut.exr").data.float().clamp(0, 10000).contiguous()
+    x = torch.cat([x, torch.rand(3, 7, x.shape[-1]) * 3000], dim=1)  # saturated noise: the bisection runs
+    curve = get_curve("bt2390")
+    kw = dict(src_peak_nits=4000.0, dst_peak_nits=100.0, src_black_nits=0.0, dst_black_nits=0.0,
+              **curve.parse_params(None))
+    vector = ictcp_native.tonemap_ictcp(x, curve, **kw)
+    scalar = ictcp_native.tonemap_ictcp(x, curve, simd=False, **kw)
+    assert torch.equal(vector, scalar)
+    assert torch.equal(ictcp_native.tonemap_ictcp(x, curve, threads=1, **kw), vector)
