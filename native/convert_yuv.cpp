@@ -45,7 +45,7 @@ namespace py = pybind11;
 
 namespace {
 
-using namespace hdrv_common;  // Table, lookup, check_table, clamp01, lowbias32, tpdf_noise
+using namespace hdrv_common;  // Table, lookup(8), check_table, clamp01(_8), tpdf_noise(8), store8, cpu_has_avx2
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using IntArray = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
@@ -82,18 +82,79 @@ int set_threads(int threads) {
 }
 
 // -- decode --------------------------------------------------------------------------------
+// Pixels from .. W of one row: Y' from its code, R'G'B' with the row's chroma, EOTF table,
+// primaries. k: y_off, y_inv, c_off, c_inv, cr_r, cb_g, cr_g, cb_b.
+template <typename T>
+void decode_luma(const T* yrow, const float* cb, const float* cr, const Table& eotf, const float* k, const float* m,
+                 float* ro, float* go, float* bo, int from, int W) {
+    for (int x = from; x < W; ++x) {
+        const float yv = ((float)yrow[x] - k[0]) * k[1];
+        float r = lookup(eotf, clamp01(yv + k[4] * cr[x]));
+        float g = lookup(eotf, clamp01((yv + k[5] * cb[x]) + k[6] * cr[x]));
+        float b = lookup(eotf, clamp01(yv + k[7] * cb[x]));
+        if (m) {
+            const float r2 = (m[0] * r + m[1] * g) + m[2] * b;
+            const float g2 = (m[3] * r + m[4] * g) + m[5] * b;
+            const float b2 = (m[6] * r + m[7] * g) + m[8] * b;
+            r = r2; g = g2; b = b2;
+        }
+        ro[x] = r; go[x] = g; bo[x] = b;
+    }
+}
+
+#if HDRV_AVX2
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 load8(const uint16_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 load8(const uint8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 dot3_8(const float* r, __m256 a, __m256 b, __m256 c) {
+    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(r[0]), a), _mm256_mul_ps(_mm256_set1_ps(r[1]), b)),
+                         _mm256_mul_ps(_mm256_set1_ps(r[2]), c));
+}
+
+// decode_luma 8 pixels at a time (same operations, same order: same floats); returns where it stopped.
+template <typename T>
+HDRV_TARGET_AVX2 int decode_luma_avx2(const T* yrow, const float* cb, const float* cr, const Table& eotf,
+                                      const float* k, const float* m, float* ro, float* go, float* bo, int W) {
+    const __m256 y_off = _mm256_set1_ps(k[0]), y_inv = _mm256_set1_ps(k[1]);
+    const __m256 cr_r = _mm256_set1_ps(k[4]), cb_g = _mm256_set1_ps(k[5]), cr_g = _mm256_set1_ps(k[6]),
+                 cb_b = _mm256_set1_ps(k[7]);
+    int x = 0;
+    for (; x + 8 <= W; x += 8) {
+        const __m256 yv = _mm256_mul_ps(_mm256_sub_ps(load8(yrow + x), y_off), y_inv);
+        const __m256 vb = _mm256_loadu_ps(cb + x), vr = _mm256_loadu_ps(cr + x);
+        __m256 r = lookup8(eotf, clamp01_8(_mm256_add_ps(yv, _mm256_mul_ps(cr_r, vr))));
+        __m256 g = lookup8(eotf, clamp01_8(_mm256_add_ps(_mm256_add_ps(yv, _mm256_mul_ps(cb_g, vb)),
+                                                         _mm256_mul_ps(cr_g, vr))));
+        __m256 b = lookup8(eotf, clamp01_8(_mm256_add_ps(yv, _mm256_mul_ps(cb_b, vb))));
+        if (m) {
+            const __m256 r2 = dot3_8(m, r, g, b), g2 = dot3_8(m + 3, r, g, b), b2 = dot3_8(m + 6, r, g, b);
+            r = r2; g = g2; b = b2;
+        }
+        _mm256_storeu_ps(ro + x, r);
+        _mm256_storeu_ps(go + x, g);
+        _mm256_storeu_ps(bo + x, b);
+    }
+    return x;
+}
+#endif
+
 template <typename T>
 void decode_rows(const py::array& y, const py::array& u, const py::array& v, const int32_t* crow, const float* crow_w,
                  const int32_t* ccol, const float* ccol_w, const Table& eotf, const float* k, const float* m,
-                 float* out, int H, int W, int threads) {
+                 float* out, int H, int W, int threads, bool avx2) {
     const auto* yp = static_cast<const T*>(y.data());
     const auto* up = static_cast<const T*>(u.data());
     const auto* vp = static_cast<const T*>(v.data());
     const ptrdiff_t ys = y.strides(0) / (ptrdiff_t)sizeof(T), us = u.strides(0) / (ptrdiff_t)sizeof(T),
                     vs = v.strides(0) / (ptrdiff_t)sizeof(T);
     const ptrdiff_t plane = (ptrdiff_t)H * W;
-    const float y_off = k[0], y_inv = k[1], c_off = k[2], c_inv = k[3];  // inverse scales
-    const float cr_r = k[4], cb_g = k[5], cr_g = k[6], cb_b = k[7];
+    const float c_off = k[2], c_inv = k[3];  // k: y_off, y_inv, c_off, c_inv, cr_r, cb_g, cr_g, cb_b
+    (void)avx2;
 #pragma omp parallel num_threads(threads) if (plane > 65536)
     {
         std::vector<float> cb(W), cr(W);
@@ -115,30 +176,20 @@ void decode_rows(const py::array& y, const py::array& u, const py::array& v, con
                 cb[x] = ((uh0 * wy0 + uh1 * wy) - c_off) * c_inv;
                 cr[x] = ((vh0 * wy0 + vh1 * wy) - c_off) * c_inv;
             }
-            const T* yrow = yp + (ptrdiff_t)row * ys;
             float* ro = out + (ptrdiff_t)row * W;
-            float* go = ro + plane;
-            float* bo = go + plane;
-            for (int x = 0; x < W; ++x) {
-                const float yv = ((float)yrow[x] - y_off) * y_inv;
-                float r = lookup(eotf, clamp01(yv + cr_r * cr[x]));
-                float g = lookup(eotf, clamp01((yv + cb_g * cb[x]) + cr_g * cr[x]));
-                float b = lookup(eotf, clamp01(yv + cb_b * cb[x]));
-                if (m) {
-                    const float r2 = (m[0] * r + m[1] * g) + m[2] * b;
-                    const float g2 = (m[3] * r + m[4] * g) + m[5] * b;
-                    const float b2 = (m[6] * r + m[7] * g) + m[8] * b;
-                    r = r2; g = g2; b = b2;
-                }
-                ro[x] = r; go[x] = g; bo[x] = b;
-            }
+            int x = 0;
+#if HDRV_AVX2
+            if (avx2) x = decode_luma_avx2(yp + (ptrdiff_t)row * ys, cb.data(), cr.data(), eotf, k, m, ro, ro + plane,
+                                           ro + 2 * plane, W);
+#endif
+            decode_luma(yp + (ptrdiff_t)row * ys, cb.data(), cr.data(), eotf, k, m, ro, ro + plane, ro + 2 * plane, x, W);
         }
     }
 }
 
 void yuv_to_linear(py::array y, py::array u, py::array v, IntArray crow, FloatArray crow_w, IntArray ccol,
                    FloatArray ccol_w, FloatArray eotf, FloatArray coefficients, FloatArray primaries,
-                   py::array_t<float, py::array::c_style> out, int threads) {
+                   py::array_t<float, py::array::c_style> out, int threads, bool simd) {
     if (y.ndim() != 2 || u.ndim() != 2 || v.ndim() != 2) throw py::value_error("planes: expected 2-D arrays");
     const py::ssize_t H = y.shape(0), W = y.shape(1), h = u.shape(0), w = u.shape(1);
     if (H < 1 || W < 1 || h < 1 || w < 1) throw py::value_error("planes: empty");
@@ -158,13 +209,14 @@ void yuv_to_linear(py::array y, py::array u, py::array v, IntArray crow, FloatAr
     const int n = set_threads(threads);
     const bool wide = y.dtype().is(py::dtype::of<uint16_t>());
     if (!wide && !y.dtype().is(py::dtype::of<uint8_t>())) throw py::value_error("planes: expected uint8 or uint16");
+    const bool avx2 = simd && cpu_has_avx2();
     py::gil_scoped_release release;
     if (wide)
         decode_rows<uint16_t>(y, u, v, crow.data(), crow_w.data(), ccol.data(), ccol_w.data(), table, k, m, o,
-                              (int)H, (int)W, n);
+                              (int)H, (int)W, n, avx2);
     else
         decode_rows<uint8_t>(y, u, v, crow.data(), crow_w.data(), ccol.data(), ccol_w.data(), table, k, m, o,
-                             (int)H, (int)W, n);
+                             (int)H, (int)W, n, avx2);
 }
 
 // -- encode --------------------------------------------------------------------------------
@@ -181,15 +233,16 @@ struct EncodeJob {
     uint32_t key;
 };
 
-// R'G'B' signal of one row -> Y' codes (stored) and per-pixel Cb, Cr (returned in cb, cr).
+// R'G'B' signal of pixels from .. W of one row -> Y' codes (stored) and per-pixel Cb, Cr
+// (returned in cb, cr).
 template <typename T>
-void encode_row(const EncodeJob& j, int row, T* yout, uint32_t index0, float* cb, float* cr) {
+void encode_row(const EncodeJob& j, int row, T* yout, uint32_t index0, float* cb, float* cr, int from = 0) {
     const ptrdiff_t plane = (ptrdiff_t)j.H * j.W;
     const float* rx = j.x + (ptrdiff_t)row * j.W;
     const float* gx = rx + plane;
     const float* bx = gx + plane;
     const float* c = j.ycc;
-    for (int x = 0; x < j.W; ++x) {
+    for (int x = from; x < j.W; ++x) {
         float r = rx[x], g = gx[x], b = bx[x];
         if (j.m) {
             const float r2 = (j.m[0] * r + j.m[1] * g) + j.m[2] * b;
@@ -214,6 +267,45 @@ void encode_row(const EncodeJob& j, int row, T* yout, uint32_t index0, float* cb
     }
 }
 
+#if HDRV_AVX2
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 encode_signal8(const EncodeJob& j, __m256 e) {
+    __m256 t = clamp01_8(_mm256_mul_ps(_mm256_max_ps(e, _mm256_setzero_ps()), _mm256_set1_ps(j.inv_scale)));
+    if (j.root == 2) t = _mm256_sqrt_ps(t);
+    else if (j.root == 4) t = _mm256_sqrt_ps(_mm256_sqrt_ps(t));
+    return clamp01_8(lookup8(j.oetf, t));
+}
+
+// encode_row 8 pixels at a time (same operations, same order: same codes); returns where it stopped.
+template <typename T>
+HDRV_TARGET_AVX2 int encode_row_avx2(const EncodeJob& j, int row, T* yout, uint32_t index0, float* cb, float* cr) {
+    const ptrdiff_t plane = (ptrdiff_t)j.H * j.W;
+    const float* rx = j.x + (ptrdiff_t)row * j.W;
+    const float* gx = rx + plane;
+    const float* bx = gx + plane;
+    const __m256 y_scale = _mm256_set1_ps(j.y_scale), y_off = _mm256_set1_ps(j.y_off);
+    const __m256 top = _mm256_set1_ps(j.top), half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
+    int x = 0;
+    for (; x + 8 <= j.W; x += 8) {
+        __m256 r = _mm256_loadu_ps(rx + x), g = _mm256_loadu_ps(gx + x), b = _mm256_loadu_ps(bx + x);
+        if (j.m) {
+            const __m256 r2 = dot3_8(j.m, r, g, b), g2 = dot3_8(j.m + 3, r, g, b), b2 = dot3_8(j.m + 6, r, g, b);
+            r = r2; g = g2; b = b2;
+        }
+        r = encode_signal8(j, r);
+        g = encode_signal8(j, g);
+        b = encode_signal8(j, b);
+        const __m256 yv = dot3_8(j.ycc, r, g, b);
+        _mm256_storeu_ps(cb + x, dot3_8(j.ycc + 3, r, g, b));
+        _mm256_storeu_ps(cr + x, dot3_8(j.ycc + 6, r, g, b));
+        __m256 q = _mm256_add_ps(_mm256_mul_ps(yv, y_scale), y_off);
+        if (j.dither) q = _mm256_add_ps(q, tpdf_noise8(j.key, index0 + (uint32_t)x));
+        q = _mm256_min_ps(_mm256_max_ps(q, zero), top);
+        store8(yout + x, _mm256_cvttps_epi32(_mm256_add_ps(q, half)));
+    }
+    return x;
+}
+#endif
+
 // [1, 2, 1] / 4 centred on even columns (edges repeated), as downsample_chroma; or a copy.
 inline float horizontal(const float* c, int i, int W, int sub_w) {
     if (!sub_w) return c[i];
@@ -224,7 +316,9 @@ inline float horizontal(const float* c, int i, int W, int sub_w) {
 }
 
 template <typename T>
-void encode_planes(const EncodeJob& j, T* yo, ptrdiff_t yos, T* uo, ptrdiff_t uos, T* vo, ptrdiff_t vos, int threads) {
+void encode_planes(const EncodeJob& j, T* yo, ptrdiff_t yos, T* uo, ptrdiff_t uos, T* vo, ptrdiff_t vos, int threads,
+                   bool avx2) {
+    (void)avx2;
     const int cw = j.sub_w ? j.W / 2 : j.W;
     const int ch = j.sub_h ? j.H / 2 : j.H;
     const int rows_per = j.sub_h ? 2 : 1;
@@ -237,8 +331,15 @@ void encode_planes(const EncodeJob& j, T* yo, ptrdiff_t yos, T* uo, ptrdiff_t uo
         for (int crow = 0; crow < ch; ++crow) {
             for (int k = 0; k < rows_per; ++k) {
                 const int row = crow * rows_per + k;
-                encode_row<T>(j, row, yo + (ptrdiff_t)row * yos, (uint32_t)row * (uint32_t)j.W,
-                              cb.data() + (size_t)k * j.W, cr.data() + (size_t)k * j.W);
+                T* yrow = yo + (ptrdiff_t)row * yos;
+                const uint32_t index0 = (uint32_t)row * (uint32_t)j.W;
+                float* cbk = cb.data() + (size_t)k * j.W;
+                float* crk = cr.data() + (size_t)k * j.W;
+                int from = 0;
+#if HDRV_AVX2
+                if (avx2) from = encode_row_avx2<T>(j, row, yrow, index0, cbk, crk);
+#endif
+                encode_row<T>(j, row, yrow, index0, cbk, crk, from);
             }
             T* urow = uo + (ptrdiff_t)crow * uos;
             T* vrow = vo + (ptrdiff_t)crow * vos;
@@ -267,7 +368,7 @@ void encode_planes(const EncodeJob& j, T* yo, ptrdiff_t yos, T* uo, ptrdiff_t uo
 
 void linear_to_yuv(py::array_t<float, py::array::c_style> x, FloatArray primaries, FloatArray oetf, int root,
                    float inv_scale, FloatArray ycc, FloatArray codes, int sub_w, int sub_h, bool dither,
-                   uint32_t key, py::array y_out, py::array u_out, py::array v_out, int threads) {
+                   uint32_t key, py::array y_out, py::array u_out, py::array v_out, int threads, bool simd) {
     if (x.ndim() != 3 || x.shape(0) != 3) throw py::value_error("x: expected a (3, H, W) float32 array");
     const py::ssize_t H = x.shape(1), W = x.shape(2);
     if (H < 1 || W < 1) throw py::value_error("x: empty frame");
@@ -286,18 +387,20 @@ void linear_to_yuv(py::array_t<float, py::array::c_style> x, FloatArray primarie
     EncodeJob j{x.data(), (int)H, (int)W, sub_w ? 1 : 0, sub_h ? 1 : 0, as_matrix(primaries, "primaries"),
                 check_table(oetf, "oetf"), root, inv_scale, ycc.data(), k[0], k[1], k[2], k[3], k[4], dither, key};
     const int n = set_threads(threads);
+    const bool avx2 = simd && cpu_has_avx2();
     if (y_out.dtype().is(py::dtype::of<uint16_t>())) {
         auto* yo = static_cast<uint16_t*>(y_out.mutable_data());
         auto* uo = static_cast<uint16_t*>(u_out.mutable_data());
         auto* vo = static_cast<uint16_t*>(v_out.mutable_data());
         py::gil_scoped_release release;
-        encode_planes<uint16_t>(j, yo, y_out.strides(0) / 2, uo, u_out.strides(0) / 2, vo, v_out.strides(0) / 2, n);
+        encode_planes<uint16_t>(j, yo, y_out.strides(0) / 2, uo, u_out.strides(0) / 2, vo, v_out.strides(0) / 2, n,
+                                avx2);
     } else if (y_out.dtype().is(py::dtype::of<uint8_t>())) {
         auto* yo = static_cast<uint8_t*>(y_out.mutable_data());
         auto* uo = static_cast<uint8_t*>(u_out.mutable_data());
         auto* vo = static_cast<uint8_t*>(v_out.mutable_data());
         py::gil_scoped_release release;
-        encode_planes<uint8_t>(j, yo, y_out.strides(0), uo, u_out.strides(0), vo, v_out.strides(0), n);
+        encode_planes<uint8_t>(j, yo, y_out.strides(0), uo, u_out.strides(0), vo, v_out.strides(0), n, avx2);
     } else {
         throw py::value_error("outputs: expected uint8 or uint16");
     }
@@ -308,11 +411,11 @@ void linear_to_yuv(py::array_t<float, py::array::c_style> x, FloatArray primarie
 void register_convert_yuv(py::module_& m) {
     m.def("yuv_to_linear", &yuv_to_linear, py::arg("y"), py::arg("u"), py::arg("v"), py::arg("crow"),
           py::arg("crow_w"), py::arg("ccol"), py::arg("ccol_w"), py::arg("eotf"), py::arg("coefficients"),
-          py::arg("primaries"), py::arg("out").noconvert(), py::arg("threads") = 0,
+          py::arg("primaries"), py::arg("out").noconvert(), py::arg("threads") = 0, py::arg("simd") = true,
           "Y'CbCr planes (uint8/uint16, any subsampling) -> (3, H, W) float32 linear light (GIL released).");
     m.def("linear_to_yuv", &linear_to_yuv, py::arg("x"), py::arg("primaries"), py::arg("oetf"), py::arg("root"),
           py::arg("inv_scale"), py::arg("ycc"), py::arg("codes"), py::arg("sub_w"), py::arg("sub_h"),
           py::arg("dither"), py::arg("key"), py::arg("y_out"), py::arg("u_out"), py::arg("v_out"),
-          py::arg("threads") = 0,
+          py::arg("threads") = 0, py::arg("simd") = true,
           "(3, H, W) float32 linear light -> Y'CbCr code planes (uint8/uint16, 4:2:0/4:2:2/4:4:4; GIL released).");
 }

@@ -115,6 +115,35 @@ HDRV_TARGET_AVX2 HDRV_INLINE __m256 lookup8(const Table& t, __m256 x) {
     const __m256 step = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
     return _mm256_add_ps(value, _mm256_mul_ps(f, step));
 }
+HDRV_TARGET_AVX2 HDRV_INLINE __m256i lowbias32_8(__m256i x) {
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0x7feb352dU));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0x846ca68bU));
+    return _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE void store8(uint8_t* out, __m256i v) {
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(w, w));
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE void store8(uint16_t* out, __m256i v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                     _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
+
+// tpdf_noise for the 8 samples index0 .. index0 + 7.
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 tpdf_noise8(uint32_t key, uint32_t index0) {
+    const __m256i index = _mm256_add_epi32(_mm256_set1_epi32((int)index0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i h = lowbias32_8(_mm256_xor_si256(index, _mm256_set1_epi32((int)key)));
+    const __m256 inv65536 = _mm256_set1_ps(1.0f / 65536.0f);
+    const __m256 u1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(h, _mm256_set1_epi32(0xffff))), inv65536);
+    const __m256 u2 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(h, 16)), inv65536);
+    return _mm256_sub_ps(u1, u2);
+}
+
+
 #endif
 
 }  // namespace hdrv_common

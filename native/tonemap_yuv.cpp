@@ -277,24 +277,6 @@ HDRV_TARGET_AVX2 void map_pixels_avx2(const Job& j, int count, const float* yv, 
     map_pixels_scalar<LUMINANCE, ROOT4>(j, n8, count, yv, dr, dg, db, ro, go, bo);
 }
 
-HDRV_TARGET_AVX2 HDRV_INLINE __m256i lowbias32_8(__m256i x) {
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0x7feb352dU));
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0x846ca68bU));
-    return _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-}
-
-HDRV_TARGET_AVX2 HDRV_INLINE void store8(uint8_t* out, __m256i v) {
-    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(w, w));
-}
-
-HDRV_TARGET_AVX2 HDRV_INLINE void store8(uint16_t* out, __m256i v) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
-                     _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
-}
-
 // quantise_row (below) 8 samples at a time; the same arithmetic, so the same codes.
 template <typename Out>
 HDRV_TARGET_AVX2 void quantise_row_avx2(const float* q, int count, Out* out, float top, int dither, uint32_t key,
@@ -306,10 +288,6 @@ HDRV_TARGET_AVX2 void quantise_row_avx2(const float* q, int count, Out* out, flo
         for (int i = 0; i < 8; ++i) n[i] = ordered_noise(x0 + (uint32_t)i, row);
         ordered = _mm256_load_ps(n);
     }
-    const __m256i vkey = _mm256_set1_epi32((int)key);
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i low16 = _mm256_set1_epi32(0xffff);
-    const __m256 inv65536 = _mm256_set1_ps(1.0f / 65536.0f);
     // The ordered pattern repeats every 8 samples only when x0 is a multiple of 8.
     const int n8 = (dither != DITHER_ORDERED || (x0 & 7U) == 0) ? (count & ~7) : 0;
     for (int x = 0; x < n8; x += 8) {
@@ -317,11 +295,7 @@ HDRV_TARGET_AVX2 void quantise_row_avx2(const float* q, int count, Out* out, flo
         if (dither == DITHER_ORDERED) {
             v = _mm256_add_ps(v, ordered);
         } else if (dither == DITHER_TPDF) {
-            const __m256i index = _mm256_add_epi32(_mm256_set1_epi32((int)(index0 + (uint32_t)x)), lanes);
-            const __m256i h = lowbias32_8(_mm256_xor_si256(index, vkey));
-            const __m256 u1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(h, low16)), inv65536);
-            const __m256 u2 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(h, 16)), inv65536);
-            v = _mm256_add_ps(v, _mm256_sub_ps(u1, u2));
+            v = _mm256_add_ps(v, tpdf_noise8(key, index0 + (uint32_t)x));
         }
         v = _mm256_min_ps(_mm256_max_ps(v, zero), vtop);
         store8(out + x, _mm256_cvttps_epi32(_mm256_add_ps(v, half)));

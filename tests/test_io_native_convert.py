@@ -157,3 +157,17 @@ def test_torch_path_still_matches_float64_on_its_own(torch_only):
     vf = random_frame("yuv420p10le", 16, 16, seed=3)
     assert relative_error(frame_to_working(vf, HDR10), frame_to_working(vf, HDR10, dtype=torch.float64), 1.0) < 1e-3
     assert convert.native_convert.decode_supported(HDR10, "cpu", torch.float32) is False
+
+
+@pytest.mark.parametrize("spec,pix_fmt,height,width", [c for c in CASES if c[2] % 2 == 0 and c[3] % 2 == 0])
+def test_avx2_and_scalar_versions_agree_exactly(spec, pix_fmt, height, width):
+    vf = random_frame(pix_fmt, height, width, seed=4)
+    _, bits, sub_w, sub_h = pixel_format_info(pix_fmt)
+    planes = frame_planes(vf)
+    vector = native_convert.planes_to_linear(planes, spec, bits)
+    assert torch.equal(vector, native_convert.planes_to_linear(planes, spec, bits, simd=False))
+    assert torch.equal(vector, native_convert.planes_to_linear(planes, spec, bits, threads=1))
+    for dither in (False, True):
+        coded = native_convert.linear_to_planes(vector, spec, bits, sub_w, sub_h, dither=dither, seed=9)
+        scalar = native_convert.linear_to_planes(vector, spec, bits, sub_w, sub_h, dither=dither, seed=9, simd=False)
+        assert all(np.array_equal(a, b) for a, b in zip(coded, scalar))

@@ -130,7 +130,9 @@ def decode_supported(spec: ColorSpec, device: torch.device | str, dtype: torch.d
     )
 
 
-def planes_to_linear(planes: list[np.ndarray], spec: ColorSpec, bits: int, threads: int | None = None) -> torch.Tensor:
+def planes_to_linear(
+    planes: list[np.ndarray], spec: ColorSpec, bits: int, threads: int | None = None, simd: bool = True
+) -> torch.Tensor:
     """Decode Y'CbCr code planes to the working space natively.
 
     Args:
@@ -139,6 +141,7 @@ def planes_to_linear(planes: list[np.ndarray], spec: ColorSpec, bits: int, threa
         spec: what the codes mean (:func:`decode_supported` must hold).
         bits: the code bit depth (8-16).
         threads: OpenMP threads (default: torch's intra-op thread count).
+        simd: use the AVX2 version where the CPU has it (it gives the scalar version's floats).
 
     Returns:
         ``(3, H, W)`` float32, linear light, BT.2020 primaries, cd/m².
@@ -156,6 +159,7 @@ def planes_to_linear(planes: list[np.ndarray], spec: ColorSpec, bits: int, threa
     _module().yuv_to_linear(
         y, u, v, crow, crow_w, ccol, ccol_w, decode_table(spec.transfer, float(spec.peak_nits)), coefficients,
         _primaries(spec.primaries, "bt2020"), out, torch.get_num_threads() if threads is None else int(threads),
+        bool(simd),
     )
     return torch.from_numpy(out)
 
@@ -170,7 +174,7 @@ def encode_supported(x: torch.Tensor, spec: ColorSpec, family: str) -> bool:
 
 def linear_to_planes(
     x: torch.Tensor, spec: ColorSpec, bits: int, sub_w: int, sub_h: int, *, dither: bool = False, seed: int = 0,
-    threads: int | None = None,
+    threads: int | None = None, simd: bool = True,
 ) -> list[np.ndarray]:
     """Encode a working-space picture to Y'CbCr code planes natively.
 
@@ -179,6 +183,7 @@ def linear_to_planes(
         spec: the output signal; ``bits``/``sub_w``/``sub_h``: the pixel format's depth and
             log2 chroma subsampling (H, W even where subsampled).
         dither, seed: TPDF dither of :mod:`hdrvideo.io.dither`.
+        threads, simd: as :func:`planes_to_linear` (the AVX2 version gives the scalar codes).
 
     Returns:
         ``[Y', Cb, Cr]`` contiguous uint8 (8 bits) or uint16 planes.
@@ -195,6 +200,6 @@ def linear_to_planes(
         frame, _primaries("bt2020", spec.primaries), encode_table(transfer, peak), PER_COMPONENT_TRANSFERS[transfer],
         1.0 / _encode_range(transfer, peak), ycbcr_matrix(spec.matrix).to(torch.float32).numpy().reshape(-1).copy(),
         codes, sub_w, sub_h, bool(dither), lowbias32(seed), *planes,
-        torch.get_num_threads() if threads is None else int(threads),
+        torch.get_num_threads() if threads is None else int(threads), bool(simd),
     )
     return planes
