@@ -1,4 +1,4 @@
-"""Time the fused HDR10 -> SDR hot path per 1080p frame, without any codec.
+"""Time the HDR10 -> SDR hot paths per 1080p frame (fused, and the generic path's kernels), without any codec.
 
 Usage::
 
@@ -16,7 +16,10 @@ Rows (each a median over ``--runs`` calls on the same decoded frame, after a war
 - ``FusedTonemapper.process``: everything per frame (statistics on the 1/16 grid, temporal
   smoothing, curve table, kernel into a new ``av.VideoFrame``);
 - ``generic``: ``frame_to_working`` -> ``tonemap`` -> ``working_to_frame`` (what the pipeline
-  does without the fused path), for scale.
+  does without the fused path), with ``intensity=maxrgb`` and with the default ICtCp;
+- its parts: the native Y'CbCr -> linear-light conversion (:mod:`hdrvideo.io.native_convert`,
+  AVX2 and scalar, 1 and 2 threads) and back (SDR 8-bit with TPDF dither), the ICtCp tone
+  mapping kernel (:mod:`hdrvideo.ops.ictcp_native`), and the torch paths they replace.
 
 The input is the first frame of ``../shared/data/video/hdr10/sample_with_colr_mdcv_and_clli.mp4``
 (1920x1080 HDR10) when present, otherwise a synthetic 1080p frame. The machine's other load
@@ -26,6 +29,7 @@ shows up in the timings: the ``min`` column is the least disturbed run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -44,7 +48,9 @@ import torch  # noqa: E402
 
 from hdrvideo.io.colorspec import ColorSpec  # noqa: E402
 from hdrvideo.io.convert import frame_planes, frame_to_working, planes_to_frame, working_to_frame  # noqa: E402
-from hdrvideo.ops import fused  # noqa: E402
+from hdrvideo.io import native_convert  # noqa: E402
+from hdrvideo.ops import fused, ictcp_native  # noqa: E402
+from hdrvideo.ops.tonemap import tonemap  # noqa: E402
 from hdrvideo.ops.base import parse_chain  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "hdr10" / "sample_with_colr_mdcv_and_clli.mp4"
@@ -77,6 +83,50 @@ def time_call(fn, runs: int) -> dict[str, float]:
         fn()
         samples.append((time.perf_counter() - start) * 1e3)
     return {"median_ms": statistics.median(samples), "min_ms": min(samples), "runs": runs}
+
+
+@contextlib.contextmanager
+def torch_paths():
+    """The generic path with its native kernels turned off (as benchmarks/torch_paths.py)."""
+    saved = native_convert.decode_supported, native_convert.encode_supported, ictcp_native.applies
+    native_convert.decode_supported = native_convert.encode_supported = ictcp_native.applies = lambda *a: False
+    try:
+        yield
+    finally:
+        native_convert.decode_supported, native_convert.encode_supported, ictcp_native.applies = saved
+
+
+def generic_parts(frame: av.VideoFrame, spec: ColorSpec, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """Rows for the generic path's parts, native and torch."""
+    rows: list[tuple[str, dict]] = []
+    hdr10 = ColorSpec()
+    x = frame_to_working(frame, hdr10)
+    if native_convert.native_convert_available():
+        planes = frame_planes(frame)
+        for threads in (1, 2):
+            for simd in (True, False):
+                kind = "AVX2" if simd else "scalar"
+                rows.append((f"native Y'CbCr -> linear ({kind}), {threads} thread{'s' * (threads > 1)}", time_call(
+                    lambda: native_convert.planes_to_linear(planes, hdr10, 10, threads=threads, simd=simd), args.runs)))
+                rows.append((f"native linear -> SDR Y'CbCr, TPDF ({kind}), {threads} thread{'s' * (threads > 1)}",
+                             time_call(lambda: native_convert.linear_to_planes(
+                                 x, spec, 8, 1, 1, dither=True, threads=threads, simd=simd), args.runs)))
+    curve = parse_chain("tonemap=curve=bt2390")[0].curve_record
+    kw = dict(src_peak_nits=1000.0, dst_peak_nits=100.0, src_black_nits=0.0, dst_black_nits=0.0,
+              **curve.parse_params(None))
+    if ictcp_native.native_available():
+        for simd in (True, False):
+            rows.append((f"native ICtCp tonemap ({'AVX2' if simd else 'scalar'}), 2 threads", time_call(
+                lambda: ictcp_native.tonemap_ictcp(x, curve, simd=simd, **kw), args.runs)))
+    with torch_paths():
+        rows.append(("torch Y'CbCr -> linear (frame_to_working)", time_call(
+            lambda: frame_to_working(frame, hdr10), args.torch_runs)))
+        rows.append(("torch linear -> SDR Y'CbCr, TPDF (working_to_frame)", time_call(
+            lambda: working_to_frame(x, spec, pix_fmt="yuv420p", dither=True), args.torch_runs)))
+        rows.append(("torch ICtCp tonemap (float32)", time_call(
+            lambda: tonemap(x, curve, intensity="ictcp", src_peak_nits=1000.0, dst_peak_nits=100.0),
+            args.torch_runs)))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +196,16 @@ def main(argv: list[str] | None = None) -> int:
         working_to_frame(x, spec, pix_fmt="yuv420p")
 
     rows.append(("generic frame_to_working -> tonemap -> working_to_frame", time_call(generic, args.torch_runs)))
+    default_ops = parse_chain("tonemap=curve=bt2390")
+
+    def generic_ictcp() -> None:
+        x = frame_to_working(frame, ColorSpec())
+        for op in default_ops:
+            x = op.process(x)
+        working_to_frame(x, spec, pix_fmt="yuv420p", dither=True)
+
+    rows.append(("generic, default tonemap (ICtCp), TPDF dither", time_call(generic_ictcp, args.torch_runs)))
+    rows += generic_parts(frame, spec, args)
 
     width = max(len(name) for name, _ in rows)
     print(f"\n{'per 1080p frame':<{width}}  {'median ms':>9}  {'min ms':>7}  {'fps':>6}")

@@ -18,12 +18,10 @@ difference per case is 1.6e-5 of the target peak in the median case and 2.2e-3 a
 99.9th percentile stays under 5e-5. tests/test_ops_ictcp_native.py holds it to 3e-3 (an
 8-bit SDR code near white is 4e-3 of the peak).
 
-Speed (2-core machine, quiet): a 1080p frame of the benchmark clip in 27 ms with 2 threads
-(AVX2, 8 pixels at a time, chosen at run time; 118 ms scalar) against 353 ms for the float32
-torch function; the whole ``-vf tonemap`` transcode of the
-96-frame 1080p clip with x264 ultrafast in 13.4 s against 60.4 s (median of 3 whole-process
-runs, with the native Y'CbCr conversion of :mod:`hdrvideo.io.native_convert` on the one side
-and neither on the other).
+Speed (2-core machine, ``benchmarks/bench_kernel.py``): a 1080p frame in 22 ms with 2 threads
+(AVX2, 8 pixels at a time, chosen at run time; 86 ms scalar) against 410 ms for the float32
+torch function; the whole ``-vf tonemap`` transcode of the 96-frame 1080p clip in 12.2 s
+against 63.3 s with the torch paths (``benchmarks/bench_generic.py``).
 """
 
 from __future__ import annotations
