@@ -1,4 +1,4 @@
-// Scalar helpers shared by the native kernels (tonemap_yuv.cpp, convert_yuv.cpp): the
+// Helpers shared by the native kernels (tonemap_yuv.cpp, convert_yuv.cpp, tonemap_ictcp.cpp): the
 // (value, slope) lookup tables built in Python, the TPDF dither hash (hdrvideo/io/dither.py
 // draws the same noise in torch) and argument checks. Header-only, internal linkage.
 #pragma once
@@ -52,7 +52,11 @@ HDRV_COMMON_INLINE float tpdf_noise(uint32_t key, uint32_t index) {
     return u1 - u2;
 }
 
-HDRV_COMMON_INLINE float clamp01(float x) { return std::min(std::max(x, 0.0f), 1.0f); }
+// NaN -> 0, as clamp01_8 (maxps/minps): a NaN must never reach a table index.
+HDRV_COMMON_INLINE float clamp01(float x) {
+    const float y = x > 0.0f ? x : 0.0f;
+    return y < 1.0f ? y : 1.0f;
+}
 
 // Tables are (n, 2) float32 arrays of (value at the left end, slope to the next entry):
 // for x in [0, 1], p = x * n, i = min(int(p), n - 1), f = p - i, value = T[i,0] + f * T[i,1].

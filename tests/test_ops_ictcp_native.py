@@ -47,7 +47,7 @@ def test_saturated_and_extreme_colours(dst):
     assert compare(x, "bt2390", src_peak_nits=4000.0, dst_peak_nits=dst) < BOUND
 
 
-def test_guards_like_the_torch_path():
+def test_non_finite_and_out_of_range_light_is_guarded():
     x = torch.tensor([float("nan"), -3.0, 0.0, 20000.0]).view(1, 2, 2).expand(3, 2, 2).contiguous()
     out = tonemap(x, "bt2390", intensity="ictcp", src_peak_nits=1000.0, dst_peak_nits=100.0)
     assert bool(torch.isfinite(out).all()) and float(out.max()) <= 100.0

@@ -205,7 +205,7 @@ def quantize_signal(signal: torch.Tensor, bits: int, range: str) -> torch.Tensor
     The light this represents is what a decoder of 4:4:4 output shows; the writer measures
     MaxCLL/MaxFALL on it (CTA-861.3: per-pixel light of the R'G'B' picture).
     """
-    codes = rgb_to_codes(signal, bits=bits, range=range).round()
+    codes = (rgb_to_codes(signal, bits=bits, range=range) + 0.5).floor()  # half up, as the writer rounds
     return codes_to_rgb(codes, bits=bits, range=range)
 
 
@@ -277,7 +277,9 @@ def working_to_frame(
 ) -> av.VideoFrame:
     """Encode a working-space picture into a quantised :class:`av.VideoFrame`.
 
-    :func:`working_to_signal` then :func:`signal_to_frame`.
+    :func:`working_to_signal` then :func:`signal_to_frame`, or in one native pass
+    (:mod:`hdrvideo.io.native_convert`) for planar Y'CbCr with a per-component transfer from a
+    float32 CPU tensor: the same codes up to its table error.
 
     Args:
         x: ``(3, H, W)`` linear BT.2020 light in cd/m², any device/float dtype.

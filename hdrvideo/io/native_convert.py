@@ -11,14 +11,16 @@ the components), other pixel formats, float64 and GPU tensors take the torch pat
 
 **Exactness.** The transfer function is a table with linear interpolation between nodes
 (:data:`DECODE_TABLE_SIZE` intervals on the signal for decoding; :data:`ENCODE_TABLE_SIZE`
-on the square root, or for PQ the fourth root, of the relative light for encoding, where the
-inverse EOTFs are smooth). Everything else is the torch path's float32 arithmetic. Measured
-against the exact float64 functions on 2 million points over their whole range: decoding
-within 3.6e-5 relative above 0.01 cd/m² for PQ (5.4e-5 BT.1886, 8.5e-5 gamma 2.2; the
-float32 torch path itself is off by up to 6e-5 on PQ); encoding within 4e-7 of full signal
-for PQ and 6.5e-5 for BT.1886 (an 8-bit code is 4.6e-3, a 10-bit one 1.1e-3). Codes then
-match the torch path's except where a value sits that close to a rounding boundary: one
-code in about 0.05 % of samples on random frames (tests/test_io_native_convert.py).
+on the fourth root of the relative light for encoding, where the inverse EOTFs are smooth).
+Everything else is float32 arithmetic in the torch path's order, except that the kernel
+multiplies by reciprocals where torch divides (a few ulps). Measured against the exact
+float64 functions on 2 million points over their whole range: decoding within 3.6e-5
+relative above 0.01 cd/m² for PQ (5.4e-5 BT.1886, 8.5e-5 gamma 2.2; the float32 torch path
+itself is off by up to 6e-5 on PQ); encoding within 1e-6 of full signal for every transfer
+(PQ 3.9e-7, BT.1886 1.8e-7, sRGB 2.8e-7, gamma 2.2 1.5e-7, gamma 2.8 9.0e-7; a 10-bit code
+is 1.1e-3). Codes then match the torch path's except where a value sits that close to a
+rounding boundary: one code in about 0.05 % of samples on random frames
+(tests/test_io_native_convert.py).
 
 **Dither and rounding** are those of :mod:`hdrvideo.io.dither` (TPDF noise hashed from the
 sample index, round half up), as the torch path: the two paths give the same bytes up to the
@@ -60,9 +62,10 @@ DECODE_TABLE_SIZE = 4096
 ENCODE_TABLE_SIZE = 4096
 
 #: Transfers the native path handles, with the root of the relative light that indexes the
-#: encoding table (PQ spans 0-10000 cd/m² and needs the fourth root to be smooth).
+#: encoding table: the fourth root makes every inverse EOTF smooth at black (the square root
+#: left gamma 2.8 off by 3e-4 of full signal in the first interval; measured).
 PER_COMPONENT_TRANSFERS: dict[str, int] = {
-    "pq": 4, "bt1886": 2, "srgb": 2, "gamma22": 2, "gamma28": 2, "linear": 1,
+    "pq": 4, "bt1886": 4, "srgb": 4, "gamma22": 4, "gamma28": 4, "linear": 1,
 }
 
 PQ_PEAK_NITS = 10000.0

@@ -680,7 +680,8 @@ class VideoWriter:
         light and only that one plane is encoded, quantised and decoded again."""
         if self.spec.transfer != "pq":  # HDR output is PQ or HLG; HLG takes _max_rgb_nits
             return self._max_rgb_nits(working_to_signal(data, self.spec))
-        light = convert_primaries(data.to(torch.float32), "bt2020", self.spec.primaries)
+        light = convert_primaries(data if data.dtype == torch.float64 else data.to(torch.float32), "bt2020",
+                                  self.spec.primaries)
         signal = eotf_inverse_ST2084(light.amax(dim=0).clamp(min=0)).clamp(0, 1)
         return eotf_ST2084(quantize_signal(signal, self.spec.bit_depth, self.spec.range).clamp(0, 1))
 

@@ -18,6 +18,9 @@ difference per case is 1.6e-5 of the target peak in the median case and 2.2e-3 a
 99.9th percentile stays under 5e-5. tests/test_ops_ictcp_native.py holds it to 3e-3 (an
 8-bit SDR code near white is 4e-3 of the peak).
 
+Non-finite input: NaN and negative light are black and light above 10000 cd/m² reads as
+10000 cd/m² (PQ's range), whereas the torch function lets a NaN through to its output.
+
 Speed (2-core machine, ``benchmarks/bench_kernel.py``): a 1080p frame in 22 ms with 2 threads
 (AVX2, 8 pixels at a time, chosen at run time; 86 ms scalar) against 410 ms for the float32
 torch function; the whole ``-vf tonemap`` transcode of the 96-frame 1080p clip in 12.2 s
@@ -36,6 +39,7 @@ from hdrvideo.color.ictcp import _INVERSES, MATRIX_LMS_P_TO_ICTCP_PQ, MATRIX_RGB
 from hdrvideo.color.luminance import luminance_weights
 from hdrvideo.color.lut import node_table
 from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
+from hdrvideo.errors import InvalidInputError
 from hdrvideo.io.native_convert import decode_table, encode_table
 from hdrvideo.native import native_module
 
@@ -77,9 +81,16 @@ def _coefficients(peak_nits: float) -> np.ndarray:
 
 
 def mapping_table(curve: Any, **kw: Any) -> np.ndarray:
-    """``(MAPPING_SIZE, 2)`` float32 table of ``I -> PQ^-1(curve.map(PQ(I), **kw))`` (float64 nodes)."""
+    """``(MAPPING_SIZE, 2)`` float32 table of ``I -> PQ^-1(curve.map(PQ(I), **kw))`` (float64 nodes).
+
+    Raises:
+        InvalidInputError: the curve gave NaN or infinite light (a user's ``ToneCurve``).
+    """
     i = torch.arange(MAPPING_SIZE + 1, dtype=torch.float64) / MAPPING_SIZE
-    return node_table(eotf_inverse_ST2084(curve.map(eotf_ST2084(i), **kw))).numpy()
+    mapped = eotf_inverse_ST2084(curve.map(eotf_ST2084(i), **kw))
+    if not bool(torch.isfinite(mapped).all()):
+        raise InvalidInputError(f"tone curve {getattr(curve, 'name', curve)!r} gave non-finite light")
+    return node_table(mapped).numpy()
 
 
 def tonemap_ictcp(
