@@ -1,6 +1,7 @@
 // Coded Y'CbCr planes <-> the working space (linear light, cd/m²), the native version of
 // hdrvideo/io/convert.py's ``frame_to_working`` and ``working_to_frame`` for transfers that act
-// on each component alone (PQ, BT.1886, sRGB, gamma, linear). Rows split across OpenMP threads.
+// on each component alone (PQ, BT.1886, sRGB, gamma, linear) and, for decoding, HLG (its
+// per-component inverse OETF, then the OOTF from the luminance). Rows split across OpenMP threads.
 //
 // Decode (``yuv_to_linear``), per pixel of planar 8-16 bit Y'CbCr 4:2:0, 4:2:2 or 4:4:4:
 //
@@ -8,7 +9,8 @@
 //   indices the caller computes exactly as torch does: "left" siting, rows centred)
 //   -> Y' = (D - off) * (1 / scale), C likewise (ITU-R BT.2100-2 Table 9)
 //   -> R' = Y' + a Cr, G' = Y' + b Cb + c Cr, B' = Y' + d Cb, each clamped to [0, 1]
-//   -> EOTF table (value, slope) at R', G', B' -> optional 3x3 primaries matrix.
+//   -> EOTF table (value, slope) at R', G', B' -> HLG only: OOTF gain from a table at the
+//   fourth root of the scene luminance -> optional 3x3 primaries matrix.
 //
 // Encode (``linear_to_yuv``), per pixel of a float32 (3, H, W) frame:
 //
@@ -82,16 +84,29 @@ int set_threads(int threads) {
 }
 
 // -- decode --------------------------------------------------------------------------------
+// The HLG OOTF (ITU-R BT.2100-2 Table 5, L_B = 0), when the EOTF table gave scene light:
+// F = alpha * Ys^(gamma - 1) * E, Ys the BT.2100 luminance of E (>= 0 here), Ys^(gamma - 1) a
+// table at Ys^(1/4). ``table.n == 0``: no OOTF (the EOTF table gave display light).
+struct Ootf {
+    Table table;
+    float w_r, w_g, w_b, alpha;
+};
+
 // Pixels from .. W of one row: Y' from its code, R'G'B' with the row's chroma, EOTF table,
-// primaries. k: y_off, y_inv, c_off, c_inv, cr_r, cb_g, cr_g, cb_b.
+// OOTF, primaries. k: y_off, y_inv, c_off, c_inv, cr_r, cb_g, cr_g, cb_b.
 template <typename T>
-void decode_luma(const T* yrow, const float* cb, const float* cr, const Table& eotf, const float* k, const float* m,
-                 float* ro, float* go, float* bo, int from, int W) {
+void decode_luma(const T* yrow, const float* cb, const float* cr, const Table& eotf, const Ootf& ootf, const float* k,
+                 const float* m, float* ro, float* go, float* bo, int from, int W) {
     for (int x = from; x < W; ++x) {
         const float yv = ((float)yrow[x] - k[0]) * k[1];
         float r = lookup(eotf, clamp01(yv + k[4] * cr[x]));
         float g = lookup(eotf, clamp01((yv + k[5] * cb[x]) + k[6] * cr[x]));
         float b = lookup(eotf, clamp01(yv + k[7] * cb[x]));
+        if (ootf.table.n) {
+            const float ys = (ootf.w_r * r + ootf.w_g * g) + ootf.w_b * b;
+            const float gain = ootf.alpha * lookup(ootf.table, std::sqrt(std::sqrt(clamp01(ys))));
+            r = gain * r; g = gain * g; b = gain * b;
+        }
         if (m) {
             const float r2 = (m[0] * r + m[1] * g) + m[2] * b;
             const float g2 = (m[3] * r + m[4] * g) + m[5] * b;
@@ -119,7 +134,8 @@ HDRV_TARGET_AVX2 HDRV_INLINE __m256 dot3_8(const float* r, __m256 a, __m256 b, _
 // decode_luma 8 pixels at a time (same operations, same order: same floats); returns where it stopped.
 template <typename T>
 HDRV_TARGET_AVX2 int decode_luma_avx2(const T* yrow, const float* cb, const float* cr, const Table& eotf,
-                                      const float* k, const float* m, float* ro, float* go, float* bo, int W) {
+                                      const Ootf& ootf, const float* k, const float* m, float* ro, float* go,
+                                      float* bo, int W) {
     const __m256 y_off = _mm256_set1_ps(k[0]), y_inv = _mm256_set1_ps(k[1]);
     const __m256 cr_r = _mm256_set1_ps(k[4]), cb_g = _mm256_set1_ps(k[5]), cr_g = _mm256_set1_ps(k[6]),
                  cb_b = _mm256_set1_ps(k[7]);
@@ -131,6 +147,13 @@ HDRV_TARGET_AVX2 int decode_luma_avx2(const T* yrow, const float* cb, const floa
         __m256 g = lookup8(eotf, clamp01_8(_mm256_add_ps(_mm256_add_ps(yv, _mm256_mul_ps(cb_g, vb)),
                                                          _mm256_mul_ps(cr_g, vr))));
         __m256 b = lookup8(eotf, clamp01_8(_mm256_add_ps(yv, _mm256_mul_ps(cb_b, vb))));
+        if (ootf.table.n) {
+            const float w[3] = {ootf.w_r, ootf.w_g, ootf.w_b};
+            const __m256 ys = clamp01_8(dot3_8(w, r, g, b));
+            const __m256 gain = _mm256_mul_ps(_mm256_set1_ps(ootf.alpha),
+                                              lookup8(ootf.table, _mm256_sqrt_ps(_mm256_sqrt_ps(ys))));
+            r = _mm256_mul_ps(gain, r); g = _mm256_mul_ps(gain, g); b = _mm256_mul_ps(gain, b);
+        }
         if (m) {
             const __m256 r2 = dot3_8(m, r, g, b), g2 = dot3_8(m + 3, r, g, b), b2 = dot3_8(m + 6, r, g, b);
             r = r2; g = g2; b = b2;
@@ -145,8 +168,8 @@ HDRV_TARGET_AVX2 int decode_luma_avx2(const T* yrow, const float* cb, const floa
 
 template <typename T>
 void decode_rows(const py::array& y, const py::array& u, const py::array& v, const int32_t* crow, const float* crow_w,
-                 const int32_t* ccol, const float* ccol_w, const Table& eotf, const float* k, const float* m,
-                 float* out, int H, int W, int threads, bool avx2) {
+                 const int32_t* ccol, const float* ccol_w, const Table& eotf, const Ootf& ootf, const float* k,
+                 const float* m, float* out, int H, int W, int threads, bool avx2) {
     const auto* yp = static_cast<const T*>(y.data());
     const auto* up = static_cast<const T*>(u.data());
     const auto* vp = static_cast<const T*>(v.data());
@@ -179,17 +202,19 @@ void decode_rows(const py::array& y, const py::array& u, const py::array& v, con
             float* ro = out + (ptrdiff_t)row * W;
             int x = 0;
 #if HDRV_AVX2
-            if (avx2) x = decode_luma_avx2(yp + (ptrdiff_t)row * ys, cb.data(), cr.data(), eotf, k, m, ro, ro + plane,
-                                           ro + 2 * plane, W);
+            if (avx2) x = decode_luma_avx2(yp + (ptrdiff_t)row * ys, cb.data(), cr.data(), eotf, ootf, k, m, ro,
+                                           ro + plane, ro + 2 * plane, W);
 #endif
-            decode_luma(yp + (ptrdiff_t)row * ys, cb.data(), cr.data(), eotf, k, m, ro, ro + plane, ro + 2 * plane, x, W);
+            decode_luma(yp + (ptrdiff_t)row * ys, cb.data(), cr.data(), eotf, ootf, k, m, ro, ro + plane, ro + 2 * plane,
+                        x, W);
         }
     }
 }
 
 void yuv_to_linear(py::array y, py::array u, py::array v, IntArray crow, FloatArray crow_w, IntArray ccol,
                    FloatArray ccol_w, FloatArray eotf, FloatArray coefficients, FloatArray primaries,
-                   py::array_t<float, py::array::c_style> out, int threads, bool simd) {
+                   py::array_t<float, py::array::c_style> out, int threads, bool simd, FloatArray ootf_table,
+                   FloatArray ootf_coefficients) {
     if (y.ndim() != 2 || u.ndim() != 2 || v.ndim() != 2) throw py::value_error("planes: expected 2-D arrays");
     const py::ssize_t H = y.shape(0), W = y.shape(1), h = u.shape(0), w = u.shape(1);
     if (H < 1 || W < 1 || h < 1 || w < 1) throw py::value_error("planes: empty");
@@ -203,6 +228,12 @@ void yuv_to_linear(py::array y, py::array u, py::array v, IntArray crow, FloatAr
     if (out.ndim() != 3 || out.shape(0) != 3 || out.shape(1) != H || out.shape(2) != W || !out.writeable())
         throw py::value_error("out: expected a writeable (3, H, W) float32 array");
     const Table table = check_table(eotf, "eotf");
+    Ootf ootf{Table{nullptr, 0, 0.0f}, 0.0f, 0.0f, 0.0f, 0.0f};
+    if (ootf_table.size() > 0) {
+        if (ootf_coefficients.size() != 4) throw py::value_error("ootf_coefficients: expected (w_r, w_g, w_b, alpha)");
+        const float* c = ootf_coefficients.data();
+        ootf = Ootf{check_table(ootf_table, "ootf_table"), c[0], c[1], c[2], c[3]};
+    }
     const float* m = as_matrix(primaries, "primaries");
     const float* k = coefficients.data();
     float* o = out.mutable_data();
@@ -212,10 +243,10 @@ void yuv_to_linear(py::array y, py::array u, py::array v, IntArray crow, FloatAr
     const bool avx2 = simd && cpu_has_avx2();
     py::gil_scoped_release release;
     if (wide)
-        decode_rows<uint16_t>(y, u, v, crow.data(), crow_w.data(), ccol.data(), ccol_w.data(), table, k, m, o,
+        decode_rows<uint16_t>(y, u, v, crow.data(), crow_w.data(), ccol.data(), ccol_w.data(), table, ootf, k, m, o,
                               (int)H, (int)W, n, avx2);
     else
-        decode_rows<uint8_t>(y, u, v, crow.data(), crow_w.data(), ccol.data(), ccol_w.data(), table, k, m, o,
+        decode_rows<uint8_t>(y, u, v, crow.data(), crow_w.data(), ccol.data(), ccol_w.data(), table, ootf, k, m, o,
                              (int)H, (int)W, n, avx2);
 }
 
@@ -412,6 +443,7 @@ void register_convert_yuv(py::module_& m) {
     m.def("yuv_to_linear", &yuv_to_linear, py::arg("y"), py::arg("u"), py::arg("v"), py::arg("crow"),
           py::arg("crow_w"), py::arg("ccol"), py::arg("ccol_w"), py::arg("eotf"), py::arg("coefficients"),
           py::arg("primaries"), py::arg("out").noconvert(), py::arg("threads") = 0, py::arg("simd") = true,
+          py::arg("ootf_table"), py::arg("ootf_coefficients"),
           "Y'CbCr planes (uint8/uint16, any subsampling) -> (3, H, W) float32 linear light (GIL released).");
     m.def("linear_to_yuv", &linear_to_yuv, py::arg("x"), py::arg("primaries"), py::arg("oetf"), py::arg("root"),
           py::arg("inv_scale"), py::arg("ycc"), py::arg("codes"), py::arg("sub_w"), py::arg("sub_h"),

@@ -23,6 +23,7 @@ HDR10_12 = ColorSpec.from_codes(color_primaries=9, color_trc=16, colorspace=9, c
 SDR = ColorSpec.from_codes(color_primaries=1, color_trc=1, colorspace=1, color_range=1, bit_depth=8)
 SRGB_FULL = ColorSpec.from_codes(color_primaries=1, color_trc=13, colorspace=1, color_range=2, bit_depth=8)
 P3_PQ_601 = ColorSpec.from_codes(color_primaries=12, color_trc=16, colorspace=6, color_range=1, bit_depth=10)
+HLG = ColorSpec.from_codes(color_primaries=9, color_trc=18, colorspace=9, color_range=1, bit_depth=10)
 GAMMA28_625 = ColorSpec.from_codes(color_primaries=5, color_trc=5, colorspace=5, color_range=1, bit_depth=10)
 
 CASES = [
@@ -34,6 +35,7 @@ CASES = [
     (SRGB_FULL, "yuv444p", 21, 19),
     (P3_PQ_601, "yuv420p10le", 24, 32),
     (GAMMA28_625, "yuv420p10le", 24, 32),
+    (HLG, "yuv420p10le", 36, 64),
 ]
 
 
@@ -97,7 +99,8 @@ def test_encode_codes_match_the_torch_path(spec, pix_fmt, height, width, dither,
     light[:, :2, :2] = torch.tensor([0.0, -5.0, 1e9, 0.0], dtype=torch.float64).view(1, 2, 2)
     exact = frame_planes(working_to_frame(light, spec, pix_fmt=pix_fmt, dither=dither, seed=5))
     guarded = light.float()
-    guarded[:, 0, 0] = float("nan")  # the native path reads NaN as black, as the writer's nan_to_num does
+    if native_convert.encode_supported(guarded, spec, "yuv"):  # (HLG output is encoded in torch)
+        guarded[:, 0, 0] = float("nan")  # the native path reads NaN as black, as the writer's nan_to_num does
     native = frame_planes(working_to_frame(guarded, spec, pix_fmt=pix_fmt, dither=dither, seed=5))
     monkeypatch.setattr(native_convert, "encode_supported", lambda *a: False)
     torch32 = frame_planes(working_to_frame(light.float(), spec, pix_fmt=pix_fmt, dither=dither, seed=5))
@@ -132,8 +135,8 @@ def test_round_trip_within_half_a_code(monkeypatch):
 
 
 def test_unsupported_cases_take_the_torch_path():
-    hlg = ColorSpec.from_codes(color_primaries=9, color_trc=18, colorspace=9, color_range=1, bit_depth=10)
-    assert not native_convert.decode_supported(hlg, "cpu", torch.float32)
+    assert native_convert.decode_supported(HLG, "cpu", torch.float32)  # decoding: the OOTF from a table
+    assert not native_convert.encode_supported(torch.zeros(3, 4, 4), HLG, "yuv")  # encoding HLG: torch
     assert not native_convert.decode_supported(HDR10, "cpu", torch.float64)
     assert not native_convert.decode_supported(HDR10, "meta", torch.float32)
     assert native_convert.decode_supported(HDR10, "cpu", torch.float32)
@@ -152,7 +155,8 @@ def test_native_module_rejects_bad_arguments():
     table = native_convert.decode_table("pq", 10000.0)
     module = native_convert._module()
     good = dict(crow=crow, crow_w=crow_w, ccol=ccol, ccol_w=ccol_w, eotf=table, coefficients=np.zeros(8, np.float32),
-                primaries=np.zeros(0, np.float32), out=out)
+                primaries=np.zeros(0, np.float32), out=out, ootf_table=np.zeros((0, 2), np.float32),
+                ootf_coefficients=np.zeros(0, np.float32))
     module.yuv_to_linear(y, u, u, **good)
     with pytest.raises(ValueError, match="index out of range"):
         module.yuv_to_linear(y, u, u, **{**good, "crow": crow + 5})
@@ -160,6 +164,8 @@ def test_native_module_rejects_bad_arguments():
         module.yuv_to_linear(y, u.astype(np.uint8), u, **good)
     with pytest.raises(ValueError, match="out"):
         module.yuv_to_linear(y, u, u, **{**good, "out": np.zeros((3, 4, 5), np.float32)})
+    with pytest.raises(ValueError, match="ootf_coefficients"):
+        module.yuv_to_linear(y, u, u, **{**good, "ootf_table": table})
 
 
 def test_torch_path_still_matches_float64_on_its_own(torch_only):
@@ -176,7 +182,7 @@ def test_avx2_and_scalar_versions_agree_exactly(spec, pix_fmt, height, width):
     vector = native_convert.planes_to_linear(planes, spec, bits)
     assert torch.equal(vector, native_convert.planes_to_linear(planes, spec, bits, simd=False))
     assert torch.equal(vector, native_convert.planes_to_linear(planes, spec, bits, threads=1))
-    for dither in (False, True):
+    for dither in (False, True) if native_convert.encode_supported(vector, spec, "yuv") else ():
         coded = native_convert.linear_to_planes(vector, spec, bits, sub_w, sub_h, dither=dither, seed=9)
         scalar = native_convert.linear_to_planes(vector, spec, bits, sub_w, sub_h, dither=dither, seed=9, simd=False)
         assert all(np.array_equal(a, b) for a, b in zip(coded, scalar))
