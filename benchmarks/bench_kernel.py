@@ -29,7 +29,6 @@ shows up in the timings: the ``min`` column is the least disturbed run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -51,6 +50,7 @@ from hdrvideo.io.convert import frame_planes, frame_to_working, planes_to_frame,
 from hdrvideo.io import native_convert  # noqa: E402
 from hdrvideo.ops import fused, ictcp_native  # noqa: E402
 from hdrvideo.ops.tonemap import tonemap  # noqa: E402
+from torch_paths import torch_paths  # noqa: E402  (benchmarks/, the script's own folder)
 from hdrvideo.ops.base import parse_chain  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "hdr10" / "sample_with_colr_mdcv_and_clli.mp4"
@@ -83,17 +83,6 @@ def time_call(fn, runs: int) -> dict[str, float]:
         fn()
         samples.append((time.perf_counter() - start) * 1e3)
     return {"median_ms": statistics.median(samples), "min_ms": min(samples), "runs": runs}
-
-
-@contextlib.contextmanager
-def torch_paths():
-    """The generic path with its native kernels turned off (as benchmarks/torch_paths.py)."""
-    saved = native_convert.decode_supported, native_convert.encode_supported, ictcp_native.applies
-    native_convert.decode_supported = native_convert.encode_supported = ictcp_native.applies = lambda *a: False
-    try:
-        yield
-    finally:
-        native_convert.decode_supported, native_convert.encode_supported, ictcp_native.applies = saved
 
 
 def generic_parts(frame: av.VideoFrame, spec: ColorSpec, args: argparse.Namespace) -> list[tuple[str, dict]]:

@@ -5,11 +5,14 @@
 Y'CbCr <-> linear-light conversion (:mod:`hdrvideo.io.native_convert`) and the ICtCp tone
 mapping kernel (:mod:`hdrvideo.ops.ictcp_native`) take their torch paths, as before they
 existed. The fused path (``intensity=maxrgb``/``luminance``) is not affected.
+:func:`torch_paths` does the same inside a process (``benchmarks/bench_kernel.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -17,11 +20,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hdrvideo.io import native_convert  # noqa: E402
 from hdrvideo.ops import ictcp_native  # noqa: E402
 
-native_convert.decode_supported = lambda *args: False
-native_convert.encode_supported = lambda *args: False
-ictcp_native.applies = lambda *args: False
 
-from hdrvideo.cli import main  # noqa: E402
+@contextlib.contextmanager
+def torch_paths() -> Iterator[None]:
+    """Within the block, the generic path runs without its native kernels."""
+    saved = native_convert.decode_supported, native_convert.encode_supported, ictcp_native.applies
+    native_convert.decode_supported = native_convert.encode_supported = ictcp_native.applies = lambda *a: False
+    try:
+        yield
+    finally:
+        native_convert.decode_supported, native_convert.encode_supported, ictcp_native.applies = saved
+
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    from hdrvideo.cli import main
+
+    with torch_paths():
+        status = main(sys.argv[1:])
+    raise SystemExit(status)

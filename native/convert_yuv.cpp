@@ -58,29 +58,12 @@ const float* as_matrix(const FloatArray& m, const char* name) {
     return m.data();
 }
 
-void check_plane2d(const py::array& a, const char* name, py::ssize_t h, py::ssize_t w) {
-    if (a.ndim() != 2 || a.shape(0) != h || a.shape(1) != w)
-        throw py::value_error(std::string(name) + ": expected shape (" + std::to_string(h) + ", " +
-                              std::to_string(w) + ")");
-    if (a.strides(1) != a.itemsize() || a.strides(0) % a.itemsize() != 0 || a.strides(0) < w * a.itemsize())
-        throw py::value_error(std::string(name) + ": rows must be contiguous with a positive row stride");
-}
-
 void check_index(const IntArray& index, const FloatArray& weight, py::ssize_t n, py::ssize_t limit, const char* name) {
     if (index.ndim() != 2 || index.shape(0) != n || index.shape(1) != 2 || weight.size() != n)
         throw py::value_error(std::string(name) + ": expected (n, 2) indices and (n,) weights");
     const int32_t* p = index.data();
     for (py::ssize_t i = 0; i < 2 * n; ++i)
         if (p[i] < 0 || p[i] >= limit) throw py::value_error(std::string(name) + ": index out of range");
-}
-
-int set_threads(int threads) {
-#ifdef _OPENMP
-    return threads > 0 ? threads : omp_get_max_threads();
-#else
-    (void)threads;
-    return 1;
-#endif
 }
 
 // -- decode --------------------------------------------------------------------------------
@@ -107,12 +90,7 @@ void decode_luma(const T* yrow, const float* cb, const float* cr, const Table& e
             const float gain = ootf.alpha * lookup(ootf.table, std::sqrt(std::sqrt(clamp01(ys))));
             r = gain * r; g = gain * g; b = gain * b;
         }
-        if (m) {
-            const float r2 = (m[0] * r + m[1] * g) + m[2] * b;
-            const float g2 = (m[3] * r + m[4] * g) + m[5] * b;
-            const float b2 = (m[6] * r + m[7] * g) + m[8] * b;
-            r = r2; g = g2; b = b2;
-        }
+        if (m) mat3(m, r, g, b, r, g, b);
         ro[x] = r; go[x] = g; bo[x] = b;
     }
 }
@@ -124,11 +102,6 @@ HDRV_TARGET_AVX2 HDRV_INLINE __m256 load8(const uint16_t* p) {
 
 HDRV_TARGET_AVX2 HDRV_INLINE __m256 load8(const uint8_t* p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-
-HDRV_TARGET_AVX2 HDRV_INLINE __m256 dot3_8(const float* r, __m256 a, __m256 b, __m256 c) {
-    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(r[0]), a), _mm256_mul_ps(_mm256_set1_ps(r[1]), b)),
-                         _mm256_mul_ps(_mm256_set1_ps(r[2]), c));
 }
 
 // decode_luma 8 pixels at a time (same operations, same order: same floats); returns where it stopped.
@@ -154,10 +127,7 @@ HDRV_TARGET_AVX2 int decode_luma_avx2(const T* yrow, const float* cb, const floa
                                               lookup8(ootf.table, _mm256_sqrt_ps(_mm256_sqrt_ps(ys))));
             r = _mm256_mul_ps(gain, r); g = _mm256_mul_ps(gain, g); b = _mm256_mul_ps(gain, b);
         }
-        if (m) {
-            const __m256 r2 = dot3_8(m, r, g, b), g2 = dot3_8(m + 3, r, g, b), b2 = dot3_8(m + 6, r, g, b);
-            r = r2; g = g2; b = b2;
-        }
+        if (m) mat3_8(m, r, g, b, r, g, b);
         _mm256_storeu_ps(ro + x, r);
         _mm256_storeu_ps(go + x, g);
         _mm256_storeu_ps(bo + x, b);
@@ -237,7 +207,7 @@ void yuv_to_linear(py::array y, py::array u, py::array v, IntArray crow, FloatAr
     const float* m = as_matrix(primaries, "primaries");
     const float* k = coefficients.data();
     float* o = out.mutable_data();
-    const int n = set_threads(threads);
+    const int n = omp_threads(threads);
     const bool wide = y.dtype().is(py::dtype::of<uint16_t>());
     if (!wide && !y.dtype().is(py::dtype::of<uint8_t>())) throw py::value_error("planes: expected uint8 or uint16");
     const bool avx2 = simd && cpu_has_avx2();
@@ -275,12 +245,7 @@ void encode_row(const EncodeJob& j, int row, T* yout, uint32_t index0, float* cb
     const float* c = j.ycc;
     for (int x = from; x < j.W; ++x) {
         float r = rx[x], g = gx[x], b = bx[x];
-        if (j.m) {
-            const float r2 = (j.m[0] * r + j.m[1] * g) + j.m[2] * b;
-            const float g2 = (j.m[3] * r + j.m[4] * g) + j.m[5] * b;
-            const float b2 = (j.m[6] * r + j.m[7] * g) + j.m[8] * b;
-            r = r2; g = g2; b = b2;
-        }
+        if (j.m) mat3(j.m, r, g, b, r, g, b);
         float s[3] = {r, g, b};
         for (float& e : s) {
             float t = clamp01((e > 0.0f ? e : 0.0f) * j.inv_scale);  // negative and NaN -> 0
@@ -318,10 +283,7 @@ HDRV_TARGET_AVX2 int encode_row_avx2(const EncodeJob& j, int row, T* yout, uint3
     int x = 0;
     for (; x + 8 <= j.W; x += 8) {
         __m256 r = _mm256_loadu_ps(rx + x), g = _mm256_loadu_ps(gx + x), b = _mm256_loadu_ps(bx + x);
-        if (j.m) {
-            const __m256 r2 = dot3_8(j.m, r, g, b), g2 = dot3_8(j.m + 3, r, g, b), b2 = dot3_8(j.m + 6, r, g, b);
-            r = r2; g = g2; b = b2;
-        }
+        if (j.m) mat3_8(j.m, r, g, b, r, g, b);
         r = encode_signal8(j, r);
         g = encode_signal8(j, g);
         b = encode_signal8(j, b);
@@ -417,7 +379,7 @@ void linear_to_yuv(py::array_t<float, py::array::c_style> x, FloatArray primarie
     const float* k = codes.data();
     EncodeJob j{x.data(), (int)H, (int)W, sub_w ? 1 : 0, sub_h ? 1 : 0, as_matrix(primaries, "primaries"),
                 check_table(oetf, "oetf"), root, inv_scale, ycc.data(), k[0], k[1], k[2], k[3], k[4], dither, key};
-    const int n = set_threads(threads);
+    const int n = omp_threads(threads);
     const bool avx2 = simd && cpu_has_avx2();
     if (y_out.dtype().is(py::dtype::of<uint16_t>())) {
         auto* yo = static_cast<uint16_t*>(y_out.mutable_data());

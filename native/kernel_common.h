@@ -10,6 +10,10 @@
 #include <cstdint>
 #include <string>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 // AVX2 versions are compiled with a function attribute and chosen at run time from CPUID
 // (cpu_has_avx2), so the module is built for the baseline ISA and still uses AVX2 where
 // the CPU has it. The attribute does not enable FMA: with -ffp-contract=off (CMakeLists.txt)
@@ -53,6 +57,13 @@ HDRV_COMMON_INLINE float tpdf_noise(uint32_t key, uint32_t index) {
 }
 
 // NaN -> 0, as clamp01_8 (maxps/minps): a NaN must never reach a table index.
+// [x, y, z] = m [a, b, c] for a row-major 3x3 m, each row as (m0 a + m1 b) + m2 c.
+HDRV_COMMON_INLINE void mat3(const float* m, float a, float b, float c, float& x, float& y, float& z) {
+    x = (m[0] * a + m[1] * b) + m[2] * c;
+    y = (m[3] * a + m[4] * b) + m[5] * c;
+    z = (m[6] * a + m[7] * b) + m[8] * c;
+}
+
 HDRV_COMMON_INLINE float clamp01(float x) {
     const float y = x > 0.0f ? x : 0.0f;
     return y < 1.0f ? y : 1.0f;
@@ -75,10 +86,31 @@ HDRV_COMMON_INLINE float lookup(const Table& t, float x) {
     return t.data[2 * i] + f * t.data[2 * i + 1];
 }
 
+// A 2-D plane of shape (h, w) with contiguous rows and a positive row stride.
+inline void check_plane2d(const py::array& a, const char* name, py::ssize_t h, py::ssize_t w) {
+    if (a.ndim() != 2) throw py::value_error(std::string(name) + ": expected a 2-D array");
+    if (a.shape(0) != h || a.shape(1) != w)
+        throw py::value_error(std::string(name) + ": expected shape (" + std::to_string(h) + ", " +
+                              std::to_string(w) + "), got (" + std::to_string(a.shape(0)) + ", " +
+                              std::to_string(a.shape(1)) + ")");
+    if (a.strides(1) != a.itemsize() || a.strides(0) % a.itemsize() != 0 || a.strides(0) < w * a.itemsize())
+        throw py::value_error(std::string(name) + ": rows must be contiguous with a positive row stride");
+}
+
 inline Table check_table(const py::array_t<float, py::array::c_style | py::array::forcecast>& t, const char* name) {
     if (t.ndim() != 2 || t.shape(1) != 2 || t.shape(0) < 1)
         throw py::value_error(std::string(name) + ": expected an (n, 2) float32 table");
     return Table{t.data(), (int)t.shape(0), (float)t.shape(0)};
+}
+
+// OpenMP threads for a call: ``threads`` when positive, else OpenMP's default (1 without OpenMP).
+inline int omp_threads(int threads) {
+#ifdef _OPENMP
+    return threads > 0 ? threads : omp_get_max_threads();
+#else
+    (void)threads;
+    return 1;
+#endif
 }
 
 inline bool cpu_has_avx2() {
@@ -95,6 +127,19 @@ HDRV_TARGET_AVX2 HDRV_INLINE __m256 clamp01_8(__m256 x) {
     // max(x, 0) then min(., 1): the scalar std::max / std::min for every non-NaN x
     // (they differ only in the sign of a zero, which no later step can see).
     return _mm256_min_ps(_mm256_max_ps(x, _mm256_setzero_ps()), _mm256_set1_ps(1.0f));
+}
+
+// One row of mat3 for 8 pixels: (r0 a + r1 b) + r2 c, rounded as the scalar code.
+HDRV_TARGET_AVX2 HDRV_INLINE __m256 dot3_8(const float* r, __m256 a, __m256 b, __m256 c) {
+    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(r[0]), a), _mm256_mul_ps(_mm256_set1_ps(r[1]), b)),
+                         _mm256_mul_ps(_mm256_set1_ps(r[2]), c));
+}
+
+HDRV_TARGET_AVX2 HDRV_INLINE void mat3_8(const float* m, __m256 a, __m256 b, __m256 c, __m256& x, __m256& y,
+                                         __m256& z) {
+    x = dot3_8(m, a, b, c);
+    y = dot3_8(m + 3, a, b, c);
+    z = dot3_8(m + 6, a, b, c);
 }
 
 // ``lookup`` of 8 values in [0, 1].

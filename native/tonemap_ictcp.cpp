@@ -59,12 +59,6 @@ struct IctcpJob {
     int iterations;
 };
 
-inline void mat3(const float* m, float a, float b, float c, float& x, float& y, float& z) {
-    x = (m[0] * a + m[1] * b) + m[2] * c;
-    y = (m[3] * a + m[4] * b) + m[5] * c;
-    z = (m[6] * a + m[7] * b) + m[8] * c;
-}
-
 inline float pq_encode(const Table& oetf, float nits) {
     const float s = clamp01((nits > 0.0f ? nits : 0.0f) * 1e-4f);
     return lookup(oetf, std::sqrt(std::sqrt(s)));
@@ -130,19 +124,6 @@ void map_pixel(const IctcpJob& j, float r, float g, float b, float& ro, float& g
 }
 
 #if HDRV_AVX2
-HDRV_TARGET_AVX2 HDRV_INLINE __m256 dot3_8(const float* r, __m256 a, __m256 b, __m256 c) {
-    // (r0 a + r1 b) + r2 c, as mat3 rounds it (lambdas do not inherit the target attribute)
-    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(r[0]), a), _mm256_mul_ps(_mm256_set1_ps(r[1]), b)),
-                         _mm256_mul_ps(_mm256_set1_ps(r[2]), c));
-}
-
-HDRV_TARGET_AVX2 HDRV_INLINE void mat3_8(const float* m, __m256 a, __m256 b, __m256 c, __m256& x, __m256& y,
-                                         __m256& z) {
-    x = dot3_8(m, a, b, c);
-    y = dot3_8(m + 3, a, b, c);
-    z = dot3_8(m + 6, a, b, c);
-}
-
 // grey + t (c - grey), clamped to [0, peak]
 HDRV_TARGET_AVX2 HDRV_INLINE __m256 toward8(__m256 c, __m256 grey, __m256 t, __m256 peak) {
     return _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(grey, _mm256_mul_ps(t, _mm256_sub_ps(c, grey))),
@@ -249,11 +230,7 @@ void tonemap_ictcp(py::array_t<float, py::array::c_style> x, py::array_t<float, 
     const ptrdiff_t plane = (ptrdiff_t)x.shape(1) * x.shape(2);
     const float* in = x.data();
     float* o = out.mutable_data();
-#ifdef _OPENMP
-    const int n = threads > 0 ? threads : omp_get_max_threads();
-#else
-    (void)threads;
-#endif
+    const int n = omp_threads(threads);
     const bool avx2 = simd && cpu_has_avx2();
     (void)avx2;
     py::gil_scoped_release release;

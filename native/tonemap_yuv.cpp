@@ -488,14 +488,8 @@ void dispatch(const Job& j, bool luminance, bool root4, int threads) {
 
 // -- argument checking ----------------------------------------------------------------------
 void check_plane(const py::array& a, const char* name, int h, int w, py::dtype dt) {
-    if (a.ndim() != 2) throw py::value_error(std::string(name) + ": expected a 2-D array");
-    if (a.shape(0) != h || a.shape(1) != w)
-        throw py::value_error(std::string(name) + ": expected shape (" + std::to_string(h) + ", " +
-                              std::to_string(w) + "), got (" + std::to_string(a.shape(0)) + ", " +
-                              std::to_string(a.shape(1)) + ")");
+    check_plane2d(a, name, h, w);
     if (!a.dtype().is(dt)) throw py::value_error(std::string(name) + ": wrong dtype " + std::string(py::str(a.dtype())));
-    if (a.strides(1) != a.itemsize() || a.strides(0) % a.itemsize() != 0 || a.strides(0) < w * a.itemsize())
-        throw py::value_error(std::string(name) + ": rows must be contiguous with a positive row stride");
 }
 
 void tonemap_yuv420(py::array y, py::array u, py::array v, py::array y_out, py::array u_out, py::array v_out,
