@@ -19,7 +19,10 @@ import torch
 
 from hdrvideo.color._safe import check_positive, pow0, promote_half
 
-__all__ = ["eotf_ST2084", "eotf_inverse_ST2084"]
+__all__ = ["PQ_PEAK_NITS", "eotf_ST2084", "eotf_inverse_ST2084"]
+
+#: Luminance of PQ signal 1.0, cd/m² (``L_p`` of SMPTE ST 2084): the largest light PQ encodes.
+PQ_PEAK_NITS = 10000.0
 
 #: Constants of SMPTE ST 2084 section 5.3, written as the standard writes them.
 m1 = 2610 / 16384  # = 0.1593017578125

@@ -46,6 +46,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hdrvideo.color.pq import PQ_PEAK_NITS  # PQ (SMPTE ST 2084) cannot encode light above it
 from hdrvideo.errors import MetadataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -181,8 +182,6 @@ X265_LUMINANCE_UNIT_NITS = 0.0001
 ST2086_MAX_LUMINANCE_RANGE_NITS = (5.0, 10000.0)
 ST2086_MIN_LUMINANCE_RANGE_NITS = (0.0001, 5.0)
 
-#: PQ (SMPTE ST 2084) cannot encode light above 10000 cd/m².
-PQ_PEAK_NITS = 10000.0
 
 #: MaxCLL above this multiple of the mastering display's peak is called suspicious.
 CLL_OVER_MASTERING_FACTOR = 2.0

@@ -41,6 +41,7 @@ import torch
 
 from hdrvideo.color.hlg import WEIGHTS_BT2100_HLG, gamma_function_BT2100_HLG, oetf_inverse_BT2100_HLG
 from hdrvideo.color.lut import node_table
+from hdrvideo.color.pq import PQ_PEAK_NITS
 from hdrvideo.color.primaries import rgb_to_rgb_matrix
 from hdrvideo.color.transfer import decode_transfer, encode_transfer
 from hdrvideo.color.ycbcr import YCBCR_WEIGHTS, _ycbcr_matrix_inverse, code_scales, ycbcr_matrix
@@ -73,7 +74,6 @@ PER_COMPONENT_TRANSFERS: dict[str, int] = {
     "pq": 4, "bt1886": 4, "srgb": 4, "gamma22": 4, "gamma28": 4, "linear": 1,
 }
 
-PQ_PEAK_NITS = 10000.0
 _NONE = np.zeros((0, 2), np.float32)  # no OOTF table
 
 

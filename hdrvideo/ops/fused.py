@@ -102,7 +102,7 @@ import torch
 
 from hdrvideo.color.luminance import luminance_weights
 from hdrvideo.color.lut import node_table as _table, table_lookup
-from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
+from hdrvideo.color.pq import PQ_PEAK_NITS, eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.color.primaries import rgb_to_rgb_matrix
 from hdrvideo.color.sdr import eotf_inverse_BT1886
 from hdrvideo.color.ycbcr import YCBCR_WEIGHTS, code_scales, ycbcr_matrix
@@ -176,8 +176,6 @@ _DITHER_CODES = {"none": 0, "ordered": 1, "tpdf": 2}
 #: CURVES, measured), which must not count as an out-of-range colour (module docstring).
 GAMUT_DEAD_BAND = 2.0**-14
 
-#: Largest luminance of the PQ signal, cd/m²; the luminance-intensity grid spans it.
-PQ_PEAK_NITS = 10000.0
 
 #: 8x8 Bayer index matrix (the same as ``kBayer8`` in the kernel).
 BAYER8 = (

@@ -38,7 +38,7 @@ import torch
 from hdrvideo.color.ictcp import _INVERSES, MATRIX_LMS_P_TO_ICTCP_PQ, MATRIX_RGB_TO_LMS
 from hdrvideo.color.luminance import luminance_weights
 from hdrvideo.color.lut import node_table
-from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
+from hdrvideo.color.pq import PQ_PEAK_NITS, eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.errors import InvalidInputError
 from hdrvideo.io.native_convert import decode_table, encode_table
 from hdrvideo.native import native_module
@@ -113,7 +113,7 @@ def tonemap_ictcp(
     table = mapping_table(curve, **kw)
     frames = x.detach().reshape(-1, 3, *x.shape[-2:])
     out = np.empty(tuple(frames.shape), np.float32)
-    pq_in, pq_out = encode_table("pq", 10000.0), decode_table("pq", 10000.0)
+    pq_in, pq_out = encode_table("pq", PQ_PEAK_NITS), decode_table("pq", PQ_PEAK_NITS)
     coefficients = _coefficients(float(kw["dst_peak_nits"]))
     n = torch.get_num_threads() if threads is None else int(threads)
     for f, o in zip(frames, out):

@@ -61,7 +61,7 @@ from typing import Any, ClassVar
 import torch
 
 from hdrvideo.color.luminance import luminance
-from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
+from hdrvideo.color.pq import PQ_PEAK_NITS, eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.errors import InvalidInputError
 from hdrvideo.frame import Frame
 from hdrvideo.ops.base import Operator, Option, register
@@ -79,8 +79,6 @@ __all__ = [
 
 #: Offset of the log-average, cd/m² (keeps ``log`` finite on black pixels).
 LOG_OFFSET_NITS = 1e-4
-#: Largest luminance the PQ signal represents, cd/m² (SMPTE ST 2084).
-PQ_PEAK_NITS = 10000.0
 #: Size of libplacebo's threshold unit: 1 % of the PQ range (``log10_pq = 1e-2f``).
 SCENE_THRESHOLD_UNIT_PQ = 1e-2
 
