@@ -209,6 +209,16 @@ def quantize_signal(signal: torch.Tensor, bits: int, range: str) -> torch.Tensor
     return codes_to_rgb(codes, bits=bits, range=range)
 
 
+def _check_even_size(x: torch.Tensor, pix_fmt: str) -> tuple[str, int, int, int]:
+    """:func:`pixel_format_info` of ``pix_fmt``, after checking that the ``(3, H, W)`` frame's
+    size is even where the format subsamples chroma."""
+    family, bits, sub_w, sub_h = pixel_format_info(pix_fmt)
+    height, width = int(x.shape[-2]), int(x.shape[-1])
+    if (sub_w and width % 2) or (sub_h and height % 2):
+        raise InvalidInputError(f"{width}x{height}: {pix_fmt} needs an even width and height")
+    return family, bits, sub_w, sub_h
+
+
 def signal_to_frame(
     signal: torch.Tensor,
     spec: ColorSpec,
@@ -227,10 +237,7 @@ def signal_to_frame(
     """
     if signal.dim() != 3 or signal.shape[0] != 3:
         raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(signal.shape)}")
-    family, bits, sub_w, sub_h = pixel_format_info(pix_fmt)
-    height, width = int(signal.shape[1]), int(signal.shape[2])
-    if (sub_w and width % 2) or (sub_h and height % 2):
-        raise InvalidInputError(f"{width}x{height}: {pix_fmt} needs an even width and height")
+    family, bits, sub_w, sub_h = _check_even_size(signal, pix_fmt)
     top = 2**bits - 1
     if family == "gbr":
         codes = rgb_to_codes(signal, bits=bits, range=spec.range)
@@ -293,11 +300,8 @@ def working_to_frame(
     """
     if x.dim() != 3 or x.shape[0] != 3:
         raise InvalidInputError(f"expected a (3, H, W) frame, got shape {tuple(x.shape)}")
-    family, bits, sub_w, sub_h = pixel_format_info(pix_fmt)
+    family, bits, sub_w, sub_h = _check_even_size(x, pix_fmt)
     if native_convert.encode_supported(x, spec, family):
-        height, width = int(x.shape[1]), int(x.shape[2])
-        if (sub_w and width % 2) or (sub_h and height % 2):
-            raise InvalidInputError(f"{width}x{height}: {pix_fmt} needs an even width and height")
         planes = native_convert.linear_to_planes(x, spec, bits, sub_w, sub_h, dither=dither, seed=seed)
         return _tagged_frame(planes, spec, pix_fmt)
     return signal_to_frame(working_to_signal(x, spec), spec, pix_fmt=pix_fmt, dither=dither, seed=seed)

@@ -595,9 +595,7 @@ class VideoWriter:
         self._encode(vf, side or {})
         if self.spec.is_hdr:
             light = convert_primaries(frame_to_working(vf, self.spec), "bt2020", self.spec.primaries)
-            max_rgb = light.amax(dim=0)
-            self._max_cll_nits = max(self._max_cll_nits, float(max_rgb.max()))
-            self._max_fall_nits = max(self._max_fall_nits, float(max_rgb.mean(dtype=torch.float64)))
+            self._record_light(light.amax(dim=0))
         self.frames += 1
 
     def _encode(self, vf: av.VideoFrame, side: dict[str, Any]) -> None:
@@ -641,8 +639,7 @@ class VideoWriter:
             max_rgb = self._max_rgb_nits_of_light(data) if self.spec.is_hdr else None
         self._encode(vf, side)
         if max_rgb is not None:
-            self._max_cll_nits = max(self._max_cll_nits, float(max_rgb.max()))
-            self._max_fall_nits = max(self._max_fall_nits, float(max_rgb.mean(dtype=torch.float64)))
+            self._record_light(max_rgb)
         self.frames += 1
 
     def _check_size(self, width: int, height: int) -> None:
@@ -661,6 +658,11 @@ class VideoWriter:
             raise InvalidInputError(
                 f"{width}x{height}: {self.pix_fmt} (4:2:0) needs an even width and height; crop or pad first"
             )
+
+    def _record_light(self, max_rgb: torch.Tensor) -> None:
+        """Fold one frame's ``(H, W)`` max(R, G, B) (cd/m²) into MaxCLL / MaxFALL (CTA-861.3)."""
+        self._max_cll_nits = max(self._max_cll_nits, float(max_rgb.max()))
+        self._max_fall_nits = max(self._max_fall_nits, float(max_rgb.mean(dtype=torch.float64)))
 
     def _max_rgb_nits(self, signal: torch.Tensor) -> torch.Tensor:
         """``(H, W)`` max(R, G, B) in cd/m² of the R'G'B' signal quantised to the code grid.
