@@ -443,6 +443,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hdrvideo`` console script; returns the exit code."""
     warnings.showwarning = _show_warning
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # without importing torch
+        print(f"hdrvideo {__version__}")
+        return 0
+    # OpenMP threads (the native kernels' and torch's) sleep between parallel regions
+    # instead of spinning: here the decoder and encoder threads need those cores. Measured
+    # on the 2-core machine, a 1080p fused transcode: 10 % less wall time, 25 % less CPU.
+    # It must be set before torch loads the OpenMP runtime; a user's setting wins.
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         if argv and argv[0] == "transcode":
             return _cmd_transcode(argv[1:])

@@ -18,6 +18,9 @@ Nothing here changes pixels.
   baselines and ColorVideoVDP (when installed), for benchmarks.
 """
 
+# hdrvideo.ops registers the ``score`` operator of quality.scoring, which reads this package's
+# modules: importing ops first resolves that cycle the same way whichever package comes first.
+import hdrvideo.ops  # noqa: F401, I001
 from hdrvideo.quality.flicker import (
     FlickerReport,
     detect_cuts,
