@@ -166,8 +166,10 @@ def test_smoothstep():
 
 def test_first_frame_is_taken_as_is():
     t = TemporalStatistics(minimum_peak_nits=0.0)
+    assert t.last_reset_weight is None
     s = stats(0.5)
     assert t.update(s) == s and t.frames == 1
+    assert t.last_reset_weight == 1.0
 
 
 def test_iir_converges_with_the_period_as_time_constant():
@@ -190,9 +192,12 @@ def test_big_jump_resets_immediately():
     t = TemporalStatistics(minimum_peak_nits=0.0)
     for _ in range(10):
         t.update(stats(0.30, peak=0.60, logavg=5.0))
+    assert t.last_reset_weight == 0.0
     new = stats(0.60, peak=0.80, maximum=0.9, logavg=300.0)
     assert t.update(new) == new  # exactly the new scene's statistics
-    assert t.state == new
+    assert t.state == new and t.last_reset_weight == 1.0
+    t.reset()
+    assert t.last_reset_weight is None
 
 
 def test_jump_inside_the_window_blends():
@@ -205,6 +210,7 @@ def test_jump_inside_the_window_blends():
     iir_peak = old.peak_pq + a * (new.peak_pq - old.peak_pq)
     w = smoothstep(0.01, 0.03, abs(new.avg_pq - iir_avg))
     assert 0.0 < w < 1.0
+    assert t.last_reset_weight == w
     assert out.avg_pq == pytest.approx(iir_avg * (1 - w) + new.avg_pq * w, abs=1e-15)
     assert out.peak_pq == pytest.approx(iir_peak * (1 - w) + new.peak_pq * w, abs=1e-15)
     assert iir_peak < out.peak_pq < new.peak_pq

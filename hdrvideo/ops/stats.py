@@ -331,6 +331,9 @@ class TemporalStatistics:
         """Forget the history: the next frame's statistics are taken as they are."""
         self._state: FrameStatistics | None = None
         self.frames = 0
+        #: The reset weight of the last :meth:`update` (step 3's ``w``; 1 when the frame's
+        #: own statistics were taken: first frame, no smoothing), ``None`` before any frame.
+        self.last_reset_weight: float | None = None
 
     @property
     def state(self) -> FrameStatistics | None:
@@ -384,12 +387,10 @@ class TemporalStatistics:
             raise InvalidInputError(f"logavg_nits must be > 0, got {stats.logavg_nits!r}")
         self.frames += 1
         old = self._state
-        if old is None:
-            self._state = stats
-            return self._floored(stats)
         a = self.coefficient
-        if a >= 1.0:  # no smoothing (period 0): the frame's own statistics, exactly
+        if old is None or a >= 1.0:  # first frame, or no smoothing (period 0): the frame's own
             self._state = stats
+            self.last_reset_weight = 1.0
             return self._floored(stats)
         log_old = math.log2(old.logavg_nits)
         smoothed = FrameStatistics(
@@ -399,6 +400,7 @@ class TemporalStatistics:
             logavg_nits=2.0 ** (log_old + a * (math.log2(stats.logavg_nits) - log_old)),
         )
         w = self.scene_change_weight(stats, smoothed)
+        self.last_reset_weight = w
         if w >= 1.0:
             smoothed = stats
         elif w > 0.0:

@@ -53,7 +53,6 @@ the bit the same as its torch path.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import warnings
 from types import ModuleType
@@ -463,14 +462,9 @@ class TMNetOperator(DisplayTarget, Operator):
         ``(1, D, GH, GW)`` and the (smoothed) anchor ``(1,)`` cd/m²."""
         low = low_resolution(x)
         stats = measure_statistics(low[0].cpu(), grid_step=1, percentile=100.0)
-        old = self.tracker.state
-        if old is None or self._grid is None or self.coefficient >= 1.0:
-            w = 1.0
-        else:
-            a = self.coefficient
-            avg = old.avg_pq + a * (stats.avg_pq - old.avg_pq)
-            w = self.tracker.scene_change_weight(stats, dataclasses.replace(old, avg_pq=avg))
         smoothed = self.tracker.update(stats)
+        # The grid follows the statistics: the same IIR step, reset by the same weight.
+        w = 1.0 if self._grid is None else float(self.tracker.last_reset_weight)
         anchor = torch.tensor([smoothed.logavg_nits], dtype=torch.float32)
         features, _ = network_input(low, anchor)
         grid = self.engine(features.to(x.device) if x.device.type != "cpu" else features)[0]
