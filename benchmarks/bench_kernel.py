@@ -18,8 +18,9 @@ Rows (each a median over ``--runs`` calls on the same decoded frame, after a war
 - ``generic``: ``frame_to_working`` -> ``tonemap`` -> ``working_to_frame`` (what the pipeline
   does without the fused path), with ``intensity=maxrgb`` and with the default ICtCp;
 - its parts: the native Y'CbCr -> linear-light conversion (:mod:`hdrvideo.io.native_convert`,
-  AVX2 and scalar, 1 and 2 threads) and back (SDR 8-bit with TPDF dither), the ICtCp tone
-  mapping kernel (:mod:`hdrvideo.ops.ictcp_native`), and the torch paths they replace.
+  AVX2 and scalar, 1 and 2 threads) and back (SDR 8-bit with TPDF dither), the tone mapping
+  kernels on linear frames (:mod:`hdrvideo.ops.linear_native`: ICtCp, max(R, G, B)), and the
+  torch paths they replace.
 
 The input is the first frame of ``../shared/data/video/hdr10/sample_with_colr_mdcv_and_clli.mp4``
 (1920x1080 HDR10) when present, otherwise a synthetic 1080p frame. The machine's other load
@@ -48,7 +49,7 @@ import torch  # noqa: E402
 from hdrvideo.io.colorspec import ColorSpec  # noqa: E402
 from hdrvideo.io.convert import frame_planes, frame_to_working, planes_to_frame, working_to_frame  # noqa: E402
 from hdrvideo.io import native_convert  # noqa: E402
-from hdrvideo.ops import fused, ictcp_native  # noqa: E402
+from hdrvideo.ops import fused, linear_native  # noqa: E402
 from hdrvideo.ops.tonemap import tonemap  # noqa: E402
 from torch_paths import torch_paths  # noqa: E402  (benchmarks/, the script's own folder)
 from hdrvideo.ops.base import parse_chain  # noqa: E402
@@ -103,18 +104,22 @@ def generic_parts(frame: av.VideoFrame, spec: ColorSpec, args: argparse.Namespac
     curve = parse_chain("tonemap=curve=bt2390")[0].curve_record
     kw = dict(src_peak_nits=1000.0, dst_peak_nits=100.0, src_black_nits=0.0, dst_black_nits=0.0,
               **curve.parse_params(None))
-    if ictcp_native.native_available():
+    if linear_native.native_available():
         for simd in (True, False):
             rows.append((f"native ICtCp tonemap ({'AVX2' if simd else 'scalar'}), 2 threads", time_call(
-                lambda: ictcp_native.tonemap_ictcp(x, curve, simd=simd, **kw), args.runs)))
+                lambda: linear_native.tonemap_ictcp(x, curve, simd=simd, **kw), args.runs)))
+        for simd in (True, False):
+            rows.append((f"native max(R,G,B) tonemap ({'AVX2' if simd else 'scalar'}), 2 threads", time_call(
+                lambda: linear_native.tonemap_gain(x, curve, intensity="maxrgb", simd=simd, **kw), args.runs)))
     with torch_paths():
         rows.append(("torch Y'CbCr -> linear (frame_to_working)", time_call(
             lambda: frame_to_working(frame, hdr10), args.torch_runs)))
         rows.append(("torch linear -> SDR Y'CbCr, TPDF (working_to_frame)", time_call(
             lambda: working_to_frame(x, spec, pix_fmt="yuv420p", dither=True), args.torch_runs)))
-        rows.append(("torch ICtCp tonemap (float32)", time_call(
-            lambda: tonemap(x, curve, intensity="ictcp", src_peak_nits=1000.0, dst_peak_nits=100.0),
-            args.torch_runs)))
+        for intensity, name in (("ictcp", "ICtCp"), ("maxrgb", "max(R,G,B)")):
+            rows.append((f"torch {name} tonemap (float32)", time_call(
+                lambda: tonemap(x, curve, intensity=intensity, src_peak_nits=1000.0, dst_peak_nits=100.0),
+                args.torch_runs)))
     return rows
 
 

@@ -2,9 +2,9 @@
 """Run the hdrvideo CLI with the generic path's native kernels turned off (for A/B timing).
 
 ``python benchmarks/torch_paths.py ARGS...`` is ``hdrvideo ARGS...`` except that the
-Y'CbCr <-> linear-light conversion (:mod:`hdrvideo.io.native_convert`) and the ICtCp tone
-mapping kernel (:mod:`hdrvideo.ops.ictcp_native`) take their torch paths, as before they
-existed. The fused path (``intensity=maxrgb``/``luminance``) is not affected.
+Y'CbCr <-> linear-light conversion (:mod:`hdrvideo.io.native_convert`) and the tone mapping
+kernels on linear frames (:mod:`hdrvideo.ops.linear_native`) take their torch paths, as before
+they existed. The fused path (``intensity=maxrgb``/``luminance``) is not affected.
 :func:`torch_paths` does the same inside a process (``benchmarks/bench_kernel.py``).
 """
 
@@ -18,18 +18,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hdrvideo.io import native_convert  # noqa: E402
-from hdrvideo.ops import ictcp_native  # noqa: E402
+from hdrvideo.ops import linear_native  # noqa: E402
 
 
 @contextlib.contextmanager
 def torch_paths() -> Iterator[None]:
     """Within the block, the generic path runs without its native kernels."""
-    saved = native_convert.decode_supported, native_convert.encode_supported, ictcp_native.applies
-    native_convert.decode_supported = native_convert.encode_supported = ictcp_native.applies = lambda *a: False
+    saved = native_convert.decode_supported, native_convert.encode_supported, linear_native.applies
+    native_convert.decode_supported = native_convert.encode_supported = linear_native.applies = lambda *a: False
     try:
         yield
     finally:
-        native_convert.decode_supported, native_convert.encode_supported, ictcp_native.applies = saved
+        native_convert.decode_supported, native_convert.encode_supported, linear_native.applies = saved
 
 
 if __name__ == "__main__":

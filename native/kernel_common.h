@@ -1,4 +1,4 @@
-// Helpers shared by the native kernels (tonemap_yuv.cpp, convert_yuv.cpp, tonemap_ictcp.cpp): the
+// Helpers shared by the native kernels (tonemap_yuv.cpp, convert_yuv.cpp, tonemap_linear.cpp): the
 // (value, slope) lookup tables built in Python, the TPDF dither hash (hdrvideo/io/dither.py
 // draws the same noise in torch) and argument checks. Header-only, internal linkage.
 #pragma once

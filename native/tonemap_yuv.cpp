@@ -654,15 +654,15 @@ py::dict build_info() {
 
 // Defined in native/tmnet_apply.cpp (the full-resolution step of tonemap=curve=net) and
 // native/convert_yuv.cpp (Y'CbCr planes <-> linear light, hdrvideo/io/native_convert.py) and
-// native/tonemap_ictcp.cpp (tonemap intensity=ictcp on linear frames, hdrvideo/ops/ictcp_native.py).
+// native/tonemap_linear.cpp (tonemap on linear frames, every intensity, hdrvideo/ops/linear_native.py).
 void register_tmnet_apply(py::module_& m);
 void register_convert_yuv(py::module_& m);
-void register_tonemap_ictcp(py::module_& m);
+void register_tonemap_linear(py::module_& m);
 
 PYBIND11_MODULE(_native, m) {
     m.doc() = "hdrvideo native CPU kernels: fused 4:2:0 tone mapping (hdrvideo/ops/fused.py) and "
               "the tonemap=curve=net full-resolution step (hdrvideo/ops/tmnet.py), Y'CbCr <-> linear light "
-              "(hdrvideo/io/native_convert.py), tonemap intensity=ictcp (hdrvideo/ops/ictcp_native.py)";
+              "(hdrvideo/io/native_convert.py), tonemap on linear frames (hdrvideo/ops/linear_native.py)";
     m.def("tonemap_yuv420", &tonemap_yuv420, py::arg("y"), py::arg("u"), py::arg("v"), py::arg("y_out"),
           py::arg("u_out"), py::arg("v_out"), py::arg("eotf"), py::arg("curve"), py::arg("oetf"),
           py::arg("coefficients"), py::arg("luminance"), py::arg("oetf_root"), py::arg("dither"), py::arg("seed"),
@@ -676,5 +676,5 @@ PYBIND11_MODULE(_native, m) {
     m.def("build_info", &build_info, "How the module was built: OpenMP, thread count, AVX2 clone.");
     register_tmnet_apply(m);
     register_convert_yuv(m);
-    register_tonemap_ictcp(m);
+    register_tonemap_linear(m);
 }

@@ -129,6 +129,7 @@ __all__ = [
     "TARGETS",
     "build_tables",
     "curve_nodes",
+    "gain_table",
     "native_available",
     "sample_linear",
     "supports",
@@ -277,7 +278,9 @@ def curve_nodes(
     return nodes, mapped
 
 
-def _gain_table(nodes: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
+def gain_table(nodes: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
+    """The ``(n, 2)`` table (:mod:`hdrvideo.color.lut`) of ``curve(I) / I`` from :func:`curve_nodes`
+    (also read by the linear-frame kernel, :func:`hdrvideo.ops.linear_native.tonemap_gain`)."""
     gain = torch.where(nodes > 0, mapped / nodes.clamp(min=1e-30), torch.zeros_like(nodes))
     # At I = 0 the gain is the limit of curve(I) / I: take the first positive node's value.
     first = int(torch.nonzero(nodes > 0)[0])
@@ -355,7 +358,7 @@ class FusedTables:
             size=self.curve.shape[0],
         )
         return dataclasses.replace(
-            self, curve=_gain_table(nodes, mapped), curve_nits=mapped, curve_input_nits=nodes,
+            self, curve=gain_table(nodes, mapped), curve_nits=mapped, curve_input_nits=nodes,
             curve_name=name, src_peak_nits=float(src_peak_nits), src_black_nits=src_black,
             params=dict(params or {}), _arrays={},
         )
@@ -488,7 +491,7 @@ def build_tables(
     )
     return FusedTables(
         eotf=_eotf_table(eotf_size),
-        curve=_gain_table(nodes, mapped),
+        curve=gain_table(nodes, mapped),
         oetf=_oetf_table(target, float(dst_peak_nits), oetf_size),
         coefficients=_coefficients(
             target=target, dst_peak_nits=float(dst_peak_nits), in_bits=in_bits, in_range=in_range,

@@ -67,7 +67,7 @@ from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.engines.base import BACKEND_CHOICES
 from hdrvideo.errors import InvalidInputError
 from hdrvideo.frame import Frame
-from hdrvideo.ops import ictcp_native
+from hdrvideo.ops import linear_native
 from hdrvideo.ops.base import Operator, Option, OutputTarget, register
 from hdrvideo.ops.curves import CURVES, STATISTICS_PARAMS, ToneCurve, get_curve
 from hdrvideo.ops.gamut import fit_toward_grey
@@ -182,8 +182,10 @@ def tonemap(
     values = record.parse_params(params)
     kw = dict(src_peak_nits=src_peak_nits, dst_peak_nits=dst_peak_nits,
               src_black_nits=src_black_nits, dst_black_nits=dst_black_nits, **values)
-    if intensity == "ictcp" and ictcp_native.applies(x, desat):  # float32 CPU: one native pass
-        return ictcp_native.tonemap_ictcp(x, record, **kw)
+    if linear_native.applies(x, desat):  # float32 CPU: one native pass
+        if intensity == "ictcp":
+            return linear_native.tonemap_ictcp(x, record, **kw)
+        return linear_native.tonemap_gain(x, record, intensity=intensity, **kw)
     dtype = x.dtype
     v = x if dtype in (torch.float32, torch.float64) else x.float()
     tiny = 1e-20
