@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Whole-process speed of the generic path with and without its native kernels.
 
-Three jobs on the 96-frame 1080p HDR10 clip (``common.clip_1080p``, x264 ``-preset
+Four jobs on the 96-frame 1080p HDR10 clip (``common.clip_1080p``, x264 ``-preset
 ultrafast`` where there is output): the default ``-vf tonemap`` (ICtCp intensity, not on the
-fused path), ``-vf tonemap=curve=net`` and ``hdrvideo monitor`` (full resolution, NR score).
-Each runs as ``hdrvideo`` and as ``benchmarks/torch_paths.py`` (the same command with the
-native Y'CbCr <-> linear conversion and the ICtCp kernel turned off), alternating A B A B
+fused path), ``-vf tonemap=curve=net``, ``hdrvideo monitor`` (full resolution, NR score) and
+``intensity=maxrgb`` kept off the fused path (``--no-fused``, as a chain the fused kernel
+cannot take runs). Each runs as ``hdrvideo`` and as ``benchmarks/torch_paths.py`` (the same
+command with the native Y'CbCr <-> linear conversion and the tone-mapping kernels on linear
+frames turned off), alternating A B A B
 after a warm-up round; the fused ``intensity=maxrgb`` transcode is timed beside them for
 scale. The table gives medians of wall time and peak memory and the native / torch ratio.
 
@@ -37,6 +39,8 @@ def main() -> int:
         ("-vf tonemap (default, ICtCp)", ["-i", clip, "-vf", "tonemap", *encode]),
         ("-vf tonemap=curve=net", ["-i", clip, "-vf", "tonemap=curve=net", *encode]),
         ("monitor (full resolution, NR score)", ["monitor", clip, "-q"]),
+        ("-vf tonemap=intensity=maxrgb --no-fused", ["-i", clip, "-vf", "tonemap=intensity=maxrgb", "--no-fused",
+                                                     *encode]),
     ]
     pairs = [(Series(name, [hdrvideo, *argv]), Series(name, [*torch_paths, *argv])) for name, argv in jobs]
     fused = Series("-vf tonemap=intensity=maxrgb (fused kernel)",
