@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from hdrvideo.color.pq import eotf_inverse_ST2084, eotf_ST2084
+from hdrvideo.color.pq import PQ_PEAK_NITS, eotf_inverse_ST2084, eotf_ST2084
 from hdrvideo.color.sdr import eotf_inverse_BT1886
 from hdrvideo.errors import InvalidInputError, UnsupportedError
 from hdrvideo.io.colorspec import ColorSpec
 from hdrvideo.io.convert import frame_planes, frame_to_working, working_to_frame
+from hdrvideo.io.native_convert import decode_table
 from hdrvideo.ops import fused
 from hdrvideo.ops.base import parse_chain
 from hdrvideo.ops.stats import measure_statistics, subsample_grid
@@ -144,7 +145,7 @@ def test_table_interpolation_error():
     x = torch.rand(400_000, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     x = torch.cat([x, torch.linspace(0, 1, 100_001, dtype=torch.float64)])
     # EOTF: error seen as a PQ code (10 bits, 876 codes over the signal range)
-    approx = _interp64(fused._eotf_table(fused.EOTF_SIZE), x)
+    approx = _interp64(torch.tensor(decode_table("pq", PQ_PEAK_NITS, fused.EOTF_SIZE)), x)
     err = (eotf_inverse_ST2084(approx.clamp(min=0)) - x).abs() * 876
     assert float(err.max()) < 0.06
     assert float(err[x > 0.01].max()) < 0.002

@@ -91,10 +91,13 @@ def _channels(values: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def decode_table(transfer: str, peak_nits: float) -> np.ndarray:
-    """``(DECODE_TABLE_SIZE, 2)`` float32 table (:mod:`hdrvideo.color.lut`): signal -> cd/m²."""
-    grid = torch.arange(DECODE_TABLE_SIZE + 1, dtype=torch.float64) / DECODE_TABLE_SIZE
-    return node_table(decode_transfer(_channels(grid), transfer, peak_nits=peak_nits)[0, 0]).numpy()
+def decode_table(transfer: str, peak_nits: float, size: int = DECODE_TABLE_SIZE) -> np.ndarray:
+    """``(size, 2)`` float32 table (:mod:`hdrvideo.color.lut`): signal -> cd/m² (the fused kernel's
+    EOTF table too, ``hdrvideo.ops.fused``). Read-only: callers share the cached array."""
+    grid = torch.arange(size + 1, dtype=torch.float64) / size
+    table = node_table(decode_transfer(_channels(grid), transfer, peak_nits=peak_nits)[0, 0]).numpy()
+    table.flags.writeable = False
+    return table
 
 
 def _encode_range(transfer: str, peak_nits: float) -> float:

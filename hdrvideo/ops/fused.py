@@ -111,6 +111,7 @@ from hdrvideo.io.colorspec import ColorSpec
 from hdrvideo.native import native_module
 from hdrvideo.io.chroma import downsample_chroma, linear_positions, upsample_chroma
 from hdrvideo.io.dither import MASK32 as _MASK32, lowbias32, quantise, tpdf_noise as _tpdf_noise
+from hdrvideo.io.native_convert import decode_table
 
 __all__ = [
     "CHROMAS",
@@ -210,11 +211,6 @@ def _sqrt(x: torch.Tensor) -> torch.Tensor:
 
 def _grid(n: int) -> torch.Tensor:
     return torch.arange(n + 1, dtype=torch.float64) / n
-
-
-@functools.lru_cache(maxsize=8)
-def _eotf_table(n: int) -> torch.Tensor:
-    return _table(eotf_ST2084(_grid(n)))
 
 
 @functools.lru_cache(maxsize=16)
@@ -490,7 +486,7 @@ def build_tables(
         dst_black_nits=dst_black_nits, params=params, intensity=intensity, size=curve_size,
     )
     return FusedTables(
-        eotf=_eotf_table(eotf_size),
+        eotf=torch.tensor(decode_table("pq", PQ_PEAK_NITS, eotf_size)),
         curve=gain_table(nodes, mapped),
         oetf=_oetf_table(target, float(dst_peak_nits), oetf_size),
         coefficients=_coefficients(
